@@ -1,0 +1,5 @@
+import sys
+
+from moglow.cli import main
+
+sys.exit(main())

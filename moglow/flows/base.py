@@ -1,0 +1,133 @@
+"""The one bijection interface of the project.
+
+Every invertible piece (MoGlow's steps, McMoGlow's matrix coupling, the toy and image
+baselines) subclasses :class:`Bijection`:
+
+- ``forward(x, cond=None) -> (z, logdet)`` maps data to latent; ``logdet`` is
+  log|det dz/dx| per example, with shape ``x.shape[:-event_dims]``.
+- ``inverse(z, cond=None) -> (x, logdet)`` maps back; its ``logdet`` is log|det dx/dz|,
+  so forward and inverse log-dets sum to zero.
+
+Recurrent pieces (couplings whose network is an LSTM or GRU) also carry state. The state is
+never stored on the module: ``forward_stateful(x, cond, state) -> (z, logdet, state)`` and
+``inverse_stateful`` take it in and hand it back, which is what makes frame-by-frame
+sampling, independent samples in one batch and multi-GPU training correct. Stateless
+bijections inherit default stateful methods that pass ``state`` through untouched, so a
+:class:`Compose` of mixed parts threads one state per part.
+
+Vector bijections act on the last axis: ``x`` is ``(..., D)``; MoGlow uses
+``(batch, time, D)`` and gets a log-det per frame, ``(batch, time)``. Recurrent ones
+need ``(batch, time, D)`` exactly. Image bijections act on ``(batch, C, H, W)``
+(``event_dims = 3``).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import torch
+from torch import Tensor, nn
+
+State = Any  # None, a tensor tuple, or a tuple of per-part states (see Compose)
+
+
+class Bijection(nn.Module):
+    """Base class. Subclasses implement ``forward`` and ``inverse``; recurrent ones override
+    ``forward_stateful`` / ``inverse_stateful`` and define the plain methods through them."""
+
+    #: number of trailing axes that make up one example (1 for vectors, 3 for images)
+    event_dims: int = 1
+
+    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+        raise NotImplementedError
+
+    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+        raise NotImplementedError
+
+    def forward_stateful(self, x: Tensor, cond: Optional[Tensor], state: State) -> tuple[Tensor, Tensor, State]:
+        """Like ``forward`` but takes and returns recurrent state (stateless parts pass it through)."""
+        z, logdet = self.forward(x, cond)
+        return z, logdet, state
+
+    def inverse_stateful(self, z: Tensor, cond: Optional[Tensor], state: State) -> tuple[Tensor, Tensor, State]:
+        """Like ``inverse`` but takes and returns recurrent state (stateless parts pass it through)."""
+        x, logdet = self.inverse(z, cond)
+        return x, logdet, state
+
+    @property
+    def is_recurrent(self) -> bool:
+        return False
+
+
+class Compose(Bijection):
+    """Bijections applied in order: ``forward`` runs parts first to last, ``inverse`` last to
+    first. The recurrent state of a Compose is a tuple with one entry per part (``None`` as a
+    whole means "fresh state for every part")."""
+
+    def __init__(self, parts: Iterable[Bijection]):
+        super().__init__()
+        self.parts = nn.ModuleList(parts)
+        if len(self.parts):
+            self.event_dims = self.parts[0].event_dims
+
+    @property
+    def is_recurrent(self) -> bool:
+        return any(p.is_recurrent for p in self.parts)
+
+    def _states(self, state: State) -> list:
+        return [None] * len(self.parts) if state is None else list(state)
+
+    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        z, logdet, _ = self.forward_stateful(x, cond, None)
+        return z, logdet
+
+    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        x, logdet, _ = self.inverse_stateful(z, cond, None)
+        return x, logdet
+
+    def forward_stateful(self, x, cond, state):
+        states = self._states(state)
+        total = 0.0
+        for i, part in enumerate(self.parts):
+            x, ld, states[i] = part.forward_stateful(x, cond, states[i])
+            total = total + ld
+        return x, _as_logdet(total, x, self.event_dims), tuple(states)
+
+    def inverse_stateful(self, z, cond, state):
+        states = self._states(state)
+        total = 0.0
+        for i in reversed(range(len(self.parts))):
+            z, ld, states[i] = self.parts[i].inverse_stateful(z, cond, states[i])
+            total = total + ld
+        return z, _as_logdet(total, z, self.event_dims), tuple(states)
+
+
+class Inverse(Bijection):
+    """Swaps the directions of a bijection (``Inverse(f).forward == f.inverse``)."""
+
+    def __init__(self, inner: Bijection):
+        super().__init__()
+        self.inner = inner
+        self.event_dims = inner.event_dims
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.inner.is_recurrent
+
+    def forward(self, x, cond=None):
+        return self.inner.inverse(x, cond)
+
+    def inverse(self, z, cond=None):
+        return self.inner.forward(z, cond)
+
+    def forward_stateful(self, x, cond, state):
+        return self.inner.inverse_stateful(x, cond, state)
+
+    def inverse_stateful(self, z, cond, state):
+        return self.inner.forward_stateful(z, cond, state)
+
+
+def _as_logdet(total, x: Tensor, event_dims: int) -> Tensor:
+    """A zero log-det tensor of the right shape when no part contributed one."""
+    if isinstance(total, Tensor):
+        return total
+    return x.new_zeros(x.shape[: x.dim() - event_dims])

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="moglow",
+    version="0.1.0",
+    description="Probabilistic, controllable motion synthesis with normalising flows (MoGlow, McMoGlow)",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["moglow*", "mcmoglow*", "data_pipeline*", "visualize*", "baselines*"]),
+    install_requires=[
+        # torch is pinned to the CPU wheel the machine has; never let pip pick the CUDA build
+        "torch==2.13.0",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "pyyaml>=6",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+        "tensorboard>=2.15",
+    ],
+    extras_require={
+        "render": ["pyrender==0.1.45", "trimesh>=4", "PyOpenGL>=3.1.7", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
+        "baselines": ["scikit-learn>=1.3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3"],
+    },
+    entry_points={"console_scripts": ["moglow=moglow.cli:main"]},
+)
