@@ -1,0 +1,37 @@
+"""``moglow prepare``: turn a folder of BVH files into a prepared dataset directory."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "extract features from a BVH folder into a prepared dataset directory (reused while up to date)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True,
+                        help="experiment or data YAML; only its 'data:' section is read")
+    parser.add_argument("--data", default=None,
+                        help="folder of BVH files; omit to use data.data_dir from the config")
+    parser.add_argument("--out", required=True, help="prepared dataset directory to write")
+    parser.add_argument("--skip-bad", action="store_true", help="warn about and skip unreadable files")
+    parser.add_argument("--force", action="store_true", help="prepare again even if up to date")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes for feature extraction; omit for the CPU count (at most 8)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from data_pipeline.bvh import BVHError
+    from data_pipeline.prepare import PrepareError, load_data_config, prepare_dataset
+    from data_pipeline.profiles import ProfileError
+    from data_pipeline.typed_config import ConfigError
+
+    try:
+        cfg = load_data_config(args.config)
+        prepare_dataset(cfg, args.data, args.out, skip_bad=args.skip_bad, progress=not args.no_progress,
+                        force=args.force, workers=args.workers, log=print)
+    except (ConfigError, BVHError, ProfileError, PrepareError, FileNotFoundError) as e:
+        print(f"moglow prepare: error: {e}", file=sys.stderr)
+        return 1
+    return 0
