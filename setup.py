@@ -7,6 +7,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
+    package_data={"visualize": ["shaders/*"]},
     packages=find_packages(include=["moglow*", "mcmoglow*", "data_pipeline*", "visualize*", "baselines*"]),
     install_requires=[
         # torch is pinned to the CPU wheel the machine has; never let pip pick the CUDA build
@@ -19,7 +20,11 @@ setup(
         "tensorboard>=2.15",
     ],
     extras_require={
-        "render": ["pyrender==0.1.45", "trimesh>=4", "PyOpenGL>=3.1.7", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
+        # pyrender 0.1.45 itself pins PyOpenGL==3.1.0, whose OSMesa bindings are broken; it is
+        # installed with --no-deps by .ci/install_render_deps.sh (called by scripts/setup.sh),
+        # and its real dependencies are listed here with a working PyOpenGL.
+        "render": ["PyOpenGL==3.1.10", "trimesh>=4", "pyglet>=1.4.10,<3", "freetype-py", "imageio", "networkx",
+                   "pillow", "six", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
         "baselines": ["scikit-learn>=1.3"],
         "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3"],
     },

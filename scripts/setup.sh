@@ -24,5 +24,6 @@ fi
 # Python packages. torch is pinned to the CPU wheel; install it first so nothing pulls a CUDA build.
 python -m pip install -q torch==2.13.0
 python -m pip install -q -e ".[dev,render,baselines]"
+bash .ci/install_render_deps.sh
 python -c "import torch, sys; v = torch.__version__; sys.exit(0) if v.startswith('2.13.0') else sys.exit(f'unexpected torch {v}')"
 echo "setup: ok"
