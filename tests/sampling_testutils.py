@@ -1,0 +1,67 @@
+"""Small prepared datasets, random tiny MoGlows and checkpoints for the sampling and export tests
+(not a test module itself)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from data_pipeline.bvh import write_bvh
+from data_pipeline.config import DataConfig
+from data_pipeline.prepare import PreparedData, prepare_dataset
+from data_pipeline.procedural import generate_take
+from data_pipeline.splits import SplitConfig
+from moglow.checkpoint import data_metadata, save_checkpoint
+from moglow.config import ExperimentConfig, experiment_to_dict
+from moglow.model import MoGlow
+from moglow.model_config import ModelConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BANDAI_WALK = REPO_ROOT.parent / "shared" / "mocap" / "bandai-namco" / "dataset-2" / "dataset-2_walk_normal_001.bvh"
+
+
+def procedural_takes(folder: Path, num: int = 2, seconds: float = 4.0) -> Path:
+    """Write ``num`` procedural takes (30 fps BVH, procedural skeleton) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(num):
+        motion, _ = generate_take(100 + i, seconds, fps=30.0)
+        write_bvh(motion, folder / f"take_{i}.bvh")
+    return folder
+
+
+def prepared_procedural(root: Path, representation: str = "positions") -> PreparedData:
+    """A prepared dataset of two short procedural takes (no real data needed)."""
+    data = procedural_takes(root / "bvh")
+    cfg = DataConfig(profile="procedural", data_dir=str(data), representation=representation,
+                     split=SplitConfig(val_fraction=0.0, test_fraction=0.0))
+    out = prepare_dataset(cfg, data, root / f"prepared_{representation}", progress=False, workers=1,
+                          log=lambda s: None)
+    return PreparedData.load(out)
+
+
+def tiny_model_config(tau: int = 3, lookahead: int = 0, style_embedding: int = 0) -> ModelConfig:
+    return ModelConfig(num_steps=2, hidden=16, num_layers=1, tau=tau, lookahead=lookahead,
+                       style_embedding=style_embedding)
+
+
+def random_model(cfg: ModelConfig, pose_dim: int, control_dim: int = 3, num_styles: int = 0,
+                 seed: int = 0, scale: float = 0.1) -> MoGlow:
+    """A MoGlow whose every parameter is perturbed (the zero-initialised output layers would make
+    each coupling the identity and the condition irrelevant); eval mode."""
+    torch.manual_seed(seed)
+    model = MoGlow(cfg, pose_dim, control_dim, num_styles=num_styles)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+        for name, b in model.named_buffers():
+            if name.endswith("initialized"):
+                b.fill_(1)
+    return model.eval()
+
+
+def write_checkpoint(path: Path, model: MoGlow, data: PreparedData) -> Path:
+    """A checkpoint in the training format (config, model, data metadata) for ``model`` on ``data``."""
+    cfg = ExperimentConfig(name="sampling-test", data=data.config, model=model.cfg)
+    return save_checkpoint({"config": experiment_to_dict(cfg), "model": model.state_dict(), "step": 0,
+                            "data": data_metadata(data)}, path)
