@@ -1,0 +1,207 @@
+"""Self-contained, atomically written training checkpoints.
+
+A checkpoint is one ``torch.save`` file holding only plain data and tensors (so it loads
+with ``weights_only=True``, on any device):
+
+    format        "moglow-checkpoint/1"
+    config        the experiment config as a plain dict (see :mod:`moglow.config`)
+    model         the model's state dict
+    optimizer     the optimiser's state dict
+    scheduler     the learning-rate schedule's state (:class:`moglow.train.LRSchedule`)
+    step          optimiser steps done
+    rng           python / numpy / torch / CUDA generator states (:func:`rng_state`)
+    sampler       the batch order's state (:class:`moglow.batches.StepBatchOrder`)
+    data          what is needed to use the model without the training data: pose and
+                  control dims, style names, scalers, skeleton, profile, feature
+                  definition, data hash and the prepared-data folder (:func:`data_metadata`)
+    trainer       counters (skipped steps, rollbacks, best validation NLL, wall time, ...)
+
+Writing goes to a temporary file in the target's folder, is flushed and fsynced, then
+renamed over the target (``os.replace``), so a crash leaves the old file or the new one,
+never a broken one. A model or optimiser holding NaN or infinity is never written.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "moglow-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written (non-finite values) or read (missing, wrong format)."""
+
+
+def to_plain(obj: Any) -> Any:
+    """Recursively turn dataclasses, numpy arrays/scalars and paths into plain Python data.
+
+    Tensors are kept (``torch.load(weights_only=True)`` reads them); objects with a
+    ``to_dict()`` method are stored as its result.
+    """
+    if isinstance(obj, torch.Tensor) or obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return to_plain(obj.to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {to_plain(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint as plain data")
+
+
+def rng_state() -> dict:
+    """Generator states of python ``random``, numpy's global RNG, torch (CPU) and CUDA."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (kind, keys.tolist(), int(pos), int(has_gauss), float(cached)),
+        "torch": torch.get_rng_state(),
+        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` recorded (CUDA states only where CUDA is present)."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") and torch.cuda.is_available():
+        cuda = [s.cpu() for s in state["cuda"]]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+
+
+def non_finite_entries(state: dict[str, Any], prefix: str = "") -> list[str]:
+    """Names of floating-point tensors in a (nested) state dict that hold NaN or infinity."""
+    bad: list[str] = []
+    for key, value in state.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad.append(name)
+        elif isinstance(value, dict):
+            bad.extend(non_finite_entries(value, name + "."))
+    return bad
+
+
+def save_checkpoint(state: dict, path: str | Path) -> Path:
+    """Write ``state`` atomically to ``path``; refuse if the model or optimiser is not finite.
+
+    Raises:
+        CheckpointError: naming the non-finite tensors; nothing is written then.
+    """
+    path = Path(path)
+    bad = non_finite_entries(state.get("model", {}), "model.") + \
+        non_finite_entries(state.get("optimizer", {}), "optimizer.")
+    if bad:
+        raise CheckpointError(f"refusing to write {path}: non-finite values in {', '.join(bad[:8])}"
+                              + (f" and {len(bad) - 8} more" if len(bad) > 8 else ""))
+    state = {"format": FORMAT, **state}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` onto ``map_location``.
+
+    ``path`` may be a run folder (then ``latest.pt`` in it is read).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "latest.pt"
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - re-raised with the file name
+        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from e
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a MoGlow checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})")
+    return state
+
+
+def data_metadata(data: Any) -> dict:
+    """What a checkpoint keeps of a :class:`data_pipeline.prepare.PreparedData` (plain data).
+
+    Keys: ``pose_dim``, ``control_dim``, ``style_names``, ``data_hash``, ``prepared_dir``,
+    ``scaler``, ``control_scaler``, ``skeleton``, ``profile``, ``feature_def``; each taken
+    from the attribute of the same name when the object has it (else None).
+    """
+    meta = {}
+    for name in ("pose_dim", "control_dim", "style_names", "data_hash", "scaler", "control_scaler",
+                 "profile", "feature_def"):
+        meta[name] = to_plain(getattr(data, name, None))
+    skeleton = getattr(data, "skeleton", None)
+    if skeleton is not None:
+        from data_pipeline.features import skeleton_to_dict
+
+        skeleton = skeleton_to_dict(skeleton)
+    meta["skeleton"] = skeleton
+    root = getattr(data, "root", None) or getattr(data, "path", None) or getattr(data, "directory", None)
+    meta["prepared_dir"] = str(root) if root is not None else None
+    return meta
+
+
+def skeleton_from_dict(d: dict):
+    """Rebuild the :class:`data_pipeline.skeleton.Skeleton` stored in ``checkpoint["data"]["skeleton"]``."""
+    from data_pipeline.features import skeleton_from_dict as from_plain
+
+    return from_plain(d)
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu", eval_mode: bool = True):
+    """Build the trained model of a checkpoint: ``(model, checkpoint)``.
+
+    ``path`` is a ``.pt`` file or a run folder (``best.pt`` if present, else ``latest.pt``).
+    The model is on ``map_location`` and in eval mode unless ``eval_mode`` is False.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt" if (path / "best.pt").exists() else path / "latest.pt"
+    ckpt = load_checkpoint(path, map_location)
+    from moglow.config import experiment_from_dict
+    from moglow.train import build_model, num_styles_for
+
+    cfg = experiment_from_dict(ckpt["config"])
+    data = ckpt["data"]
+    model = build_model(cfg, int(data["pose_dim"]), int(data["control_dim"]), num_styles_for(cfg, data["style_names"]))
+    model.load_state_dict(ckpt["model"])
+    model.to(map_location)
+    model.train(not eval_mode)
+    return model, ckpt

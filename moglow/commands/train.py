@@ -1,0 +1,140 @@
+"""``moglow train``: train a model from a config file (one process, or many through torchrun)."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HELP = "train a MoGlow model from a config file (prepares raw BVH data on the way)"
+
+DEFAULT_CACHE = Path(os.environ.get("MOGLOW_CACHE", Path.home() / ".cache" / "moglow")) / "prepared"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="experiment YAML (e.g. configs/tiny_cpu.yaml); "
+                        "optional with --resume (the checkpoint's config is used)")
+    parser.add_argument("--data", type=Path, help="prepared-data folder, or a folder of raw BVH files to "
+                        "prepare first; None: data.data_dir of the config")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder exactly "
+                        "where its latest.pt left off")
+    parser.add_argument("--out", type=Path, metavar="RUN_DIR", help="run folder; None: runs/<name>-<time>, "
+                        "or the --resume folder")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
+    parser.add_argument("--steps", type=int, help="override train.steps (the total, counting resumed steps)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where raw data is prepared "
+                        "(env MOGLOW_CACHE)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per log row instead)")
+
+
+def is_prepared(path: Path) -> bool:
+    """True if ``path`` is a prepared-data folder (``moglow prepare`` output)."""
+    from data_pipeline.prepare import MANIFEST
+
+    return (path / MANIFEST).is_file()
+
+
+def cache_key(data_cfg, data_dir: Path) -> str:
+    """Short hash of the data settings and the folder; prepare_dataset itself notices changed files."""
+    from data_pipeline.typed_config import to_dict
+
+    settings = to_dict(data_cfg)
+    settings.pop("data_dir", None)
+    blob = json.dumps({"settings": settings, "dir": str(data_dir.resolve())}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def prepared_folder(data_cfg, data: Path | None, cache: Path, progress: bool) -> Path:
+    """The prepared-data folder to train on; a raw BVH folder is prepared into ``cache``
+    first (reused while its files and the data settings are unchanged)."""
+    from data_pipeline.prepare import prepare_dataset
+
+    source = Path(data) if data is not None else Path(data_cfg.data_dir)
+    if not source.exists():
+        raise FileNotFoundError(f"data folder not found: {source} (give --data or set data.data_dir)")
+    if is_prepared(source):
+        return source
+    out = cache / f"{source.resolve().name}-{cache_key(data_cfg, source)}"
+    return prepare_dataset(data_cfg, source, out, skip_bad=data_cfg.skip_bad, progress=progress,
+                           log=lambda m: print(m, file=sys.stderr))
+
+
+def run(args: argparse.Namespace) -> int:
+    from data_pipeline.prepare import PreparedData
+    from data_pipeline.typed_config import ConfigError
+    from moglow import distributed as D
+    from moglow.checkpoint import CheckpointError, load_checkpoint
+    from moglow.config import experiment_from_dict, load_experiment
+    from moglow.train import Trainer, TrainingDiverged, resolve_device
+
+    try:
+        ckpt = None
+        if args.resume is not None:
+            ckpt = load_checkpoint(args.resume, map_location="cpu")
+            cfg = experiment_from_dict(ckpt["config"])
+            if args.config is not None:
+                print(f"--resume: using the config stored in {args.resume} (ignoring {args.config})", file=sys.stderr)
+        elif args.config is not None:
+            cfg = load_experiment(args.config)
+        else:
+            print("moglow train: give --config (or --resume RUN_DIR)", file=sys.stderr)
+            return 2
+    except (ConfigError, CheckpointError) as e:
+        print(f"moglow train: {e}", file=sys.stderr)
+        return 2
+    if args.steps is not None:
+        cfg.train.steps = args.steps
+    device = resolve_device(args.device or cfg.train.device)
+    info = D.init_from_env(device.type)
+    progress = not args.no_progress and info.is_main
+    try:
+        data_arg = args.data
+        if data_arg is None and ckpt is not None and ckpt["data"].get("prepared_dir"):
+            data_arg = Path(ckpt["data"]["prepared_dir"])
+        if info.is_main:
+            folder = prepared_folder(cfg.data, data_arg, args.cache, progress)
+        D.barrier(info)
+        if not info.is_main:
+            folder = prepared_folder(cfg.data, data_arg, args.cache, False)
+        data = PreparedData.load(folder)
+
+        if args.out is not None:
+            run_dir = args.out
+        elif args.resume is not None:
+            run_dir = args.resume
+        else:
+            run_dir = Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        resume_from = None
+        if args.resume is not None:
+            resume_from = args.resume / "latest.pt" if args.resume.is_dir() else args.resume
+            old_csv = resume_from.parent / "losses.csv"
+            if info.is_main and run_dir.resolve() != resume_from.parent.resolve() and old_csv.exists():
+                run_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(old_csv, run_dir / "losses.csv")
+        trainer = Trainer(cfg, data, run_dir, device=device, dist=info, progress=progress, verbose=True)
+        if info.is_main:
+            print(f"{cfg.name}: {sum(p.numel() for p in trainer.model.parameters()):,} parameters, "
+                  f"{len(trainer.train_ds):,} training windows, "
+                  f"{len(trainer.val_ds) if trainer.val_ds is not None else 0:,} validation windows, "
+                  f"device {trainer.device}, {info.world_size} process(es), run folder {run_dir}", file=sys.stderr)
+        result = trainer.fit(resume_from=resume_from)
+    except TrainingDiverged as e:
+        print(f"moglow train: training diverged: {e}", file=sys.stderr)
+        return 3
+    except (FileNotFoundError, CheckpointError, ConfigError) as e:
+        print(f"moglow train: {e}", file=sys.stderr)
+        return 2
+    finally:
+        D.cleanup(info)
+    if info.is_main:
+        def f(x):
+            return "n/a" if x is None else f"{x:.4f}"
+        print(f"done: step {result.step}, train {f(result.last_train_nats_dropout)} nats/frame (data dropout on), "
+              f"val {f(result.last_val_nats)} (best {f(result.best_val_nats)}) nats/frame (dropout off), "
+              f"{result.skipped_steps} skipped step(s), {result.rollbacks} rollback(s), "
+              f"{result.wall_time_s:.0f} s; checkpoints in {result.run_dir}", file=sys.stderr)
+    return 0

@@ -1,0 +1,155 @@
+"""The experiment configuration: one YAML file with a ``data:``, a ``model:`` and a ``train:`` part.
+
+Loaded strictly (:func:`data_pipeline.typed_config.load_yaml`): an unknown or misspelt key
+anywhere is an error naming the key, a value of the wrong type an error naming the key
+and the expected type.
+
+Example (``configs/tiny_cpu.yaml``)::
+
+    >>> cfg = load_experiment("configs/tiny_cpu.yaml")      # doctest: +SKIP
+    >>> cfg.model.num_steps, cfg.train.batch_size             # doctest: +SKIP
+    (4, 32)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from data_pipeline.config import DataConfig
+from data_pipeline.typed_config import from_dict, load_yaml, to_dict
+from moglow.model_config import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """How the model is optimised (YAML: the ``train:`` part).
+
+    Attributes:
+        steps: optimiser steps in total (a skipped step counts).
+        batch_size: windows per step, summed over all processes (DDP splits it evenly).
+        seq_len: target frames per window (the first ``model.tau`` frames are context only).
+        stride: frames between the starts of consecutive training windows.
+        data_dropout: probability that a context pose of a target frame is replaced by the
+            mean pose during training (MoGlow's data dropout); never used for validation.
+        lr: peak learning rate.
+        schedule: ``"constant"``: linear warm-up to ``lr`` then constant; ``"noam"``:
+            linear warm-up, then ``lr * sqrt(warmup_steps / step)``, never below ``min_lr``.
+        warmup_steps: linear warm-up length in steps (0: none).
+        min_lr: floor of the Noam decay.
+        betas, eps, weight_decay: Adam's settings.
+        clip_value: clip every gradient entry to ``[-clip_value, clip_value]`` (None: off).
+        clip_norm: then rescale the gradient to at most this global L2 norm (None: off).
+        seed: seeds the model's initialisation, the batch order and the dropout masks.
+        val_every: validate (data dropout off, held-out files) every this many steps.
+        val_batches: at most this many validation batches (evenly spread over the
+            validation windows); None: all of them.
+        val_batch_size: windows per validation batch (None: ``batch_size``).
+        val_stride: frames between validation window starts (None: ``seq_len``, no overlap).
+        checkpoint_every: write ``latest.pt`` every this many steps.
+        log_every: write a CSV row / TensorBoard point every this many steps.
+        plot_every: redraw ``training_curves.png`` every this many steps and at the end
+            (None: no PNG).
+        tensorboard: write TensorBoard scalars (``run_dir/tensorboard``).
+        max_consecutive_skips: after this many non-finite steps in a row, roll back to the
+            last good checkpoint with the learning rate times ``rollback_lr_factor``.
+        max_rollbacks: stop with an error after this many rollbacks.
+        rollback_lr_factor: learning-rate factor applied at each rollback.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast; CUDA only, ignored on CPU with a warning).
+        compile: wrap the loss computation in ``torch.compile``.
+        num_workers: DataLoader workers (0: load in the training process).
+        inject_nan_at: test hook: steps (0-based) whose loss is replaced by NaN, each once
+            per process (so a rollback can get past it).
+    """
+
+    steps: int = 160_000
+    batch_size: int = 100
+    seq_len: int = 70
+    stride: int = 1
+    data_dropout: float = 0.95
+    lr: float = 1e-4
+    schedule: Literal["constant", "noam"] = "constant"
+    warmup_steps: int = 1000
+    min_lr: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    clip_value: float | None = 5.0
+    clip_norm: float | None = 100.0
+    seed: int = 0
+    val_every: int = 1000
+    val_batches: int | None = 20
+    val_batch_size: int | None = None
+    val_stride: int | None = None
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    plot_every: int | None = 1000
+    tensorboard: bool = True
+    max_consecutive_skips: int = 10
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool = False
+    num_workers: int = 0
+    inject_nan_at: list[int] = field(default_factory=list)
+
+    def validate(self) -> None:
+        positive = ("steps", "batch_size", "seq_len", "stride", "val_every", "checkpoint_every",
+                    "log_every", "max_consecutive_skips")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.data_dropout < 1.0:
+            raise ValueError(f"data_dropout must be in [0, 1), got {self.data_dropout}")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.warmup_steps < 0 or self.max_rollbacks < 0 or self.num_workers < 0:
+            raise ValueError("warmup_steps, max_rollbacks and num_workers must not be negative")
+        if self.schedule == "noam" and self.warmup_steps < 1:
+            raise ValueError("the noam schedule needs warmup_steps >= 1")
+        if not 0.0 < self.rollback_lr_factor < 1.0:
+            raise ValueError(f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}")
+        for name in ("clip_value", "clip_norm"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ValueError(f"{name} must be positive or null, got {v}")
+        for name in ("val_batches", "val_batch_size", "val_stride", "plot_every"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be at least 1 or null, got {v}")
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole experiment: data, model and training settings.
+
+    Attributes:
+        name: a label for logs and run folders.
+        data: files, feature extraction, splits and augmentation
+            (:class:`data_pipeline.config.DataConfig`; its ``data_dir`` is what ``moglow train``
+            prepares when given no ``--data``).
+        model: the flow (:class:`moglow.model_config.ModelConfig`).
+        train: optimisation (:class:`TrainConfig`).
+    """
+
+    name: str = "moglow"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML file (errors name the file and the key)."""
+    return load_yaml(ExperimentConfig, path)
+
+
+def experiment_from_dict(d: dict) -> ExperimentConfig:
+    """Rebuild a config from :func:`experiment_to_dict`'s output (e.g. from a checkpoint)."""
+    return from_dict(ExperimentConfig, d)
+
+
+def experiment_to_dict(cfg: ExperimentConfig) -> dict:
+    """Plain-data copy (dicts, lists, numbers, strings) for YAML, JSON or a checkpoint."""
+    return to_dict(cfg)

@@ -1,0 +1,212 @@
+"""Training loop: learning, exact resume, validation without dropout, non-finite steps, batch order."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from moglow.batches import StepBatchOrder, dropout_keep_mask
+from moglow.checkpoint import load_checkpoint, non_finite_entries
+from moglow.logging_utils import read_csv
+from moglow.train import LRSchedule, Trainer, TrainingDiverged
+from train_testutils import SyntheticData, tiny_config
+
+torch.set_num_threads(1)
+
+
+def _losses(rows, column):
+    return [(int(r["step"]), r[column]) for r in rows]
+
+
+def test_loss_goes_down_and_run_folder_is_complete(tmp_path):
+    cfg = tiny_config(steps=60, lr=3e-3, val_every=30, log_every=10, plot_every=60, checkpoint_every=30,
+                      tensorboard=True)
+    result = Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    rows = read_csv(tmp_path / "losses.csv")
+    train = [float(r["train_nats_per_frame_dropout"]) for r in rows]
+    val = [float(r["val_nats_per_frame"]) for r in rows if r["val_nats_per_frame"]]
+    assert [int(r["step"]) for r in rows] == list(range(10, 61, 10))
+    assert train[-1] < train[0] - 1.0, train
+    assert len(val) == 2 and val[-1] < val[0]
+    assert result.best_val_nats == pytest.approx(min(val))
+    for r in rows:  # bits are nats / ln 2
+        assert float(r["train_bits_per_frame_dropout"]) == pytest.approx(float(r["train_nats_per_frame_dropout"]) / math.log(2))
+    for name in ("latest.pt", "best.pt", "config.yaml", "training_curves.png"):
+        assert (tmp_path / name).exists(), name
+    assert any((tmp_path / "tensorboard").iterdir())
+    assert load_checkpoint(tmp_path / "best.pt")["trainer"]["best_val"] == pytest.approx(min(val))
+    assert load_checkpoint(tmp_path / "latest.pt")["step"] == 60
+
+
+def test_resume_repeats_uninterrupted_run_exactly(tmp_path):
+    data = SyntheticData()
+    straight = tmp_path / "straight"
+    Trainer(tiny_config(steps=12), data, straight, progress=False).fit()
+
+    split = tmp_path / "split"
+    Trainer(tiny_config(steps=6), data, split, progress=False).fit()
+    resumed = Trainer(tiny_config(steps=12), data, split, progress=False)
+    resumed.fit(resume_from=split / "latest.pt")
+
+    a, b = read_csv(straight / "losses.csv"), read_csv(split / "losses.csv")
+    for col in ("train_nats_per_frame_dropout", "val_nats_per_frame", "grad_norm", "lr"):
+        assert _losses(a, col) == _losses(b, col), col
+    sa = load_checkpoint(straight / "latest.pt")["model"]
+    sb = load_checkpoint(split / "latest.pt")["model"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
+    data = SyntheticData()
+    Trainer(tiny_config(steps=10, checkpoint_every=6), data, tmp_path, progress=False).fit()
+    # pretend the run died at step 10 before writing its last checkpoint: latest.pt is step 6
+    ckpt_dir = tmp_path / "ck"
+    Trainer(tiny_config(steps=6), data, ckpt_dir, progress=False).fit()
+    (tmp_path / "latest.pt").write_bytes((ckpt_dir / "latest.pt").read_bytes())
+    Trainer(tiny_config(steps=8), data, tmp_path, progress=False).fit(resume_from=tmp_path)
+    steps = [int(r["step"]) for r in read_csv(tmp_path / "losses.csv")]
+    assert steps == [2, 4, 6, 8]
+
+
+def test_validation_ignores_data_dropout(tmp_path):
+    data = SyntheticData()
+    a = Trainer(tiny_config(data_dropout=0.0), data, tmp_path / "a", progress=False)
+    b = Trainer(tiny_config(data_dropout=0.9), data, tmp_path / "b", progress=False)
+    a.data_dependent_init()
+    with torch.no_grad():  # the couplings' zero-initialised output layers would hide the condition
+        for p in a.model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    b.model.load_state_dict(a.model.state_dict())
+    assert a.validate() == b.validate()
+    # while the training loss does see the dropout
+    batch = a._collate([a.train_ds[i] for i in a.order.global_indices(0)])
+    with torch.no_grad():
+        la = a.model.log_prob(a._with_dropout(batch, 0, 0, 1)).mean()
+        lb = b.model.log_prob(b._with_dropout(batch, 0, 0, 1)).mean()
+    assert la != lb
+
+
+def test_single_nan_step_is_skipped_and_counted(tmp_path):
+    cfg = tiny_config(steps=8, inject_nan_at=[3])
+    result = Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    assert result.skipped_steps == 1 and result.rollbacks == 0
+    rows = read_csv(tmp_path / "losses.csv")
+    assert [r["skipped_steps"] for r in rows] == ["0", "1", "1", "1"]
+    assert all(math.isfinite(float(r["train_nats_per_frame_dropout"])) for r in rows)
+    assert not non_finite_entries(load_checkpoint(tmp_path / "latest.pt")["model"])
+
+
+def test_repeated_nan_rolls_back_with_lower_lr(tmp_path):
+    cfg = tiny_config(steps=12, checkpoint_every=4, max_consecutive_skips=3, inject_nan_at=[5, 6, 7])
+    trainer = Trainer(cfg, SyntheticData(), tmp_path, progress=False)
+    result = trainer.fit()
+    # steps 5, 6, 7 fail -> back to latest.pt (step 4) with lr x0.5, then 5.. run cleanly
+    assert result.rollbacks == 1 and result.skipped_steps == 3 and result.step == 12
+    assert trainer.schedule.scale == 0.5
+    ckpt = load_checkpoint(tmp_path / "latest.pt")
+    assert not non_finite_entries(ckpt["model"])
+    assert ckpt["scheduler"]["scale"] == 0.5
+    rows = read_csv(tmp_path / "losses.csv")
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]  # the failed attempt's rows are gone
+    assert float(rows[-1]["lr"]) == pytest.approx(0.5e-3) and rows[-1]["rollbacks"] == "1"
+
+
+def test_persistent_nan_stops_with_clear_message(tmp_path):
+    cfg = tiny_config(steps=30, max_consecutive_skips=2, max_rollbacks=2, inject_nan_at=list(range(2, 30)))
+    with pytest.raises(TrainingDiverged, match="max_rollbacks=2"):
+        Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    assert not non_finite_entries(load_checkpoint(tmp_path / "latest.pt")["model"])
+
+
+def test_batch_order_is_a_function_of_seed_and_step():
+    order = StepBatchOrder(num_items=50, batch_size=8, seed=3)
+    epoch0 = [i for s in range(order.steps_per_epoch) for i in order.global_indices(s)]
+    assert len(set(epoch0)) == len(epoch0) == 48  # a permutation without repeats
+    assert StepBatchOrder(50, 8, 3).global_indices(17) == order.global_indices(17)
+    assert StepBatchOrder(50, 8, 4).global_indices(17) != order.global_indices(17)
+    assert order.global_indices(0) != order.global_indices(order.steps_per_epoch)  # new epoch, new order
+    shards = [order.shard_indices(5, r, 4) for r in range(4)]
+    assert sorted(sum(shards, [])) == sorted(order.global_indices(5))
+    with pytest.raises(ValueError, match="divisible"):
+        order.shard_indices(0, 0, 3)
+    small = StepBatchOrder(num_items=3, batch_size=8, seed=0)  # fewer windows than a batch
+    assert len(small.global_indices(0)) == 8 and max(small.global_indices(0)) < 3
+
+
+def test_dropout_masks_rate_and_shards():
+    keep = dropout_keep_mask(seed=0, step=7, batch_size=64, seq_len=20, tau=10, p=0.7)
+    assert keep.shape == (64, 20, 10) and keep.dtype == torch.bool
+    assert abs(1 - keep.float().mean().item() - 0.7) < 0.02
+    assert torch.equal(dropout_keep_mask(0, 7, 64, 20, 10, 0.7, rank=1, world_size=2), keep[1::2])
+    assert not torch.equal(dropout_keep_mask(0, 8, 64, 20, 10, 0.7), keep)
+    assert dropout_keep_mask(0, 7, 4, 5, 3, 0.0).all()
+
+
+def test_learning_rate_schedules():
+    paper = tiny_config(lr=1e-4, warmup_steps=1000, schedule="constant").train
+    s = LRSchedule(paper)
+    assert s(0) == pytest.approx(1e-7) and s(499) == pytest.approx(5e-5) and s(999) == pytest.approx(1e-4)
+    assert s(150_000) == pytest.approx(1e-4)
+    noam = LRSchedule(tiny_config(lr=1e-3, warmup_steps=1000, schedule="noam", min_lr=1e-4).train)
+    assert noam(999) == pytest.approx(1e-3)
+    assert noam(3999) == pytest.approx(5e-4)  # lr * sqrt(1000 / 4000)
+    assert noam(79_999) == pytest.approx(1e-3 * math.sqrt(1000 / 80_000))
+    assert noam(99_999) == pytest.approx(1e-4)  # the floor is reached at step 100k
+    assert noam(200_000) == pytest.approx(1e-4)
+
+
+def test_cli_prepares_raw_bvh_trains_and_resumes(tmp_path, bandai_namco_dir):
+    """``moglow train`` on a raw BVH folder: prepared into the cache, trained, resumed exactly."""
+    import yaml
+
+    from moglow.cli import main
+
+    d = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "tiny_cpu.yaml").read_text())
+    d["data"].update(pattern="dataset-2_walk_normal_00[1-6].bvh", mirror=False,
+                     split={"val_fraction": 0.2, "test_fraction": 0.0, "seed": 0})
+    d["model"].update(num_steps=2, hidden=16)
+    d["train"].update(batch_size=8, seq_len=10, val_every=3, val_batches=1, checkpoint_every=3, log_every=1,
+                      plot_every=None, tensorboard=False, warmup_steps=2)
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(d))
+    common = ["--data", str(bandai_namco_dir / "dataset-2"), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "a"), "--steps", "6", *common]) == 0
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "b"), "--steps", "3", *common]) == 0
+    assert main(["train", "--resume", str(tmp_path / "b"), "--steps", "6", *common]) == 0
+    a, b = read_csv(tmp_path / "a" / "losses.csv"), read_csv(tmp_path / "b" / "losses.csv")
+    for col in ("train_nats_per_frame_dropout", "val_nats_per_frame"):
+        assert _losses(a, col) == _losses(b, col), col
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # prepared once, reused
+    ckpt = load_checkpoint(tmp_path / "b" / "best.pt")
+    assert ckpt["data"]["skeleton"]["names"][0] and ckpt["data"]["feature_def"] and ckpt["data"]["scaler"]["mean"]
+
+
+def test_nan_weights_are_never_saved_and_lead_to_a_rollback(tmp_path, monkeypatch):
+    cfg = tiny_config(steps=12, checkpoint_every=2, val_every=100, max_consecutive_skips=2)
+    trainer = Trainer(cfg, SyntheticData(), tmp_path, progress=False)
+    real_step, calls = trainer.optimizer.step, []
+
+    def poisoned_step(*args, **kwargs):  # the 4th update leaves a NaN in the weights
+        out = real_step(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 4:
+            with torch.no_grad():
+                next(trainer.model.parameters()).view(-1)[0] = float("nan")
+        return out
+
+    monkeypatch.setattr(trainer.optimizer, "step", poisoned_step)
+    result = trainer.fit()
+    assert result.rollbacks == 1 and result.step == 12
+    for name in ("latest.pt", "best.pt"):
+        assert not non_finite_entries(load_checkpoint(tmp_path / name)["model"]), name
+    assert all(bool(torch.isfinite(p).all()) for p in trainer.model.parameters())
+
+
+def test_loader_workers_do_not_change_the_losses(tmp_path):
+    data = SyntheticData()
+    Trainer(tiny_config(steps=4, num_workers=0), data, tmp_path / "w0", progress=False).fit()
+    Trainer(tiny_config(steps=4, num_workers=2), data, tmp_path / "w2", progress=False).fit()
+    a, b = read_csv(tmp_path / "w0" / "losses.csv"), read_csv(tmp_path / "w2" / "losses.csv")
+    assert _losses(a, "train_nats_per_frame_dropout") == _losses(b, "train_nats_per_frame_dropout")
