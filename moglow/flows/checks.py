@@ -35,7 +35,7 @@ def _log_abs_det_per_example(fn: Callable[[Tensor], Tensor], x: Tensor) -> tuple
     block that couples different examples (which must be 0)."""
     b = x.shape[0]
     jac = torch.autograd.functional.jacobian(lambda v: fn(v).reshape(b, -1), x)
-    jac = jac.reshape(b, -1, b, jac[0, 0].numel())
+    jac = jac.reshape(b, -1, b, x[0].numel())
     blocks = torch.stack([jac[i, :, i, :] for i in range(b)])
     cross = jac.clone()
     for i in range(b):
