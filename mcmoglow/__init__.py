@@ -1,0 +1,15 @@
+"""McMoGlow: MoGlow with a matrix-valued coupling, ``y2 = A(x1, c) (x2 + b(x1, c))``.
+
+Importing this package registers the ``"matrix"`` transform family, so a MoGlow config
+switches to McMoGlow with one value (``model.coupling: matrix``, ``model.matrix_variant:
+ldu | lower``). See :mod:`mcmoglow.transform` for the parameterisation, its cost and the
+conditioning bound, and ``mcmoglow/README.md`` for the comparison with MoGlow.
+"""
+from mcmoglow.transform import (VARIANTS, MatrixAffineTransform, condition_numbers, make_matrix_transform,
+                                mixing_condition_bound, num_offdiag)
+from mcmoglow.triangle import FoldedTriangle
+from mcmoglow.conditioning import matrix_transforms, model_condition_stats, recorded_params
+
+__all__ = ["MatrixAffineTransform", "condition_numbers", "mixing_condition_bound", "num_offdiag",
+           "make_matrix_transform", "VARIANTS", "FoldedTriangle", "matrix_transforms", "model_condition_stats",
+           "recorded_params"]

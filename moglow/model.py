@@ -169,6 +169,9 @@ class MoGlow(nn.Module):
         ws, bs = zip(*(c.cond_weight() for c in cps))
         w, b = torch.cat(ws, 0), torch.cat(bs, 0)
         if not torch.is_grad_enabled():
+            # stored column-major: F.linear then reads it as a contiguous (cond_dim, K*G)
+            # matrix, about 20% faster per sampled frame (benchmarks/sample_speed.py)
+            w = w.t().contiguous().t()
             self._cond_weight_cache = (key, w, b)
         return w, b
 
