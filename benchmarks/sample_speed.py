@@ -1,44 +1,64 @@
-"""Sampling speed of MoGlow on the CPU: one character and 100 in parallel, paper-size and tiny.
+"""Sampling speed of MoGlow on the CPU by precision and thread count, and how far 16-bit samples stray from fp32.
 
-For each model (randomly initialised; speed does not depend on the weights) and batch size it
-times ``model.generate`` frame by frame and prints frames per second, the real-time factor at
-20 fps (frames/s ÷ 20: above 1 is faster than real time; for a batch, the number of characters
-that could run live), the same per CPU second of this process (divided by the threads; on a
-shared machine this is closer to what an idle one gives), and a reference measured in the same
-run, because the machine may be shared and only ratios are meaningful:
+Speed. For each model (randomly initialised; speed does not depend on the weights), thread
+count and batch size (1 character, 100 in parallel) it times generation frame by frame and
+prints, per variant:
 
-- one character is memory-bound (every weight is read once per frame): the reference is the
-  rate at which this process streams a weight-sized buffer (``tensor.sum``), turned into the
-  frames/s a perfect implementation would reach;
-- a batch is compute-bound: the reference is the fp32 ``torch.mm`` rate of a product the size
-  of the batch's first LSTM layer, turned into frames/s via the model's matmul FLOPs per frame.
+- ``frames/s``: characters × frames per wall-clock second, and ``real time`` = frames/s ÷ 20
+  (the frame rate of the data): above 1 is faster than real time (for a batch, the number of
+  characters that could run live);
+- ``per CPU s``: frames per CPU second of this process, and ``real time (CPU)`` = that × threads
+  ÷ 20: the wall-clock rate if each thread had a core to itself all along. On a shared machine
+  wall times are inflated by other jobs and this is closer to what an idle machine gives
+  (with 2 threads it is pessimistic: a thread waiting for a descheduled partner spins and
+  spends CPU time).
 
-Variants: ``as built`` (eval mode, the model's default LSTM implementation), ``optimised``
-(:func:`moglow.sampling.optimise_for_sampling`), and ``+ cond cache col-major`` (optimised, plus
-the stacked condition weight that ``MoGlow`` caches stored column-major: the change to
-``moglow/model.py`` this benchmark argues for; applied here to the cached tensor only).
+Variants: ``fp32 model`` (``model.generate`` after :func:`moglow.sampling.optimise_for_sampling`:
+the exact default), ``fp32 decoder`` (:class:`moglow.frame_decoder.FrameDecoder` in float32:
+the same maths in fewer operations), ``bf16`` and ``fp16`` (the decoder with 16-bit weights:
+``moglow sample --precision``). References measured in the same run: for one character (memory
+bound: each weight is read once per frame) the frames/s at which one thread streams the
+weights' bytes (``tensor.sum``) per CPU second; for a batch (compute bound) the frames/s at
+the fp32 ``torch.mm`` rate (per CPU second × threads) of a product the size of an LSTM layer.
+
+Deviation. For each model with non-trivial random weights (output layers drawn with
+std 0.6/√hidden, as a trained tiny model's; ``--checkpoint`` adds a trained model), it
+generates ``--deviation-frames`` frames of 4 characters, one at a time, from the mean pose
+along random control with every variant and the same latents, and prints: ``one step``, the largest
+absolute difference of a frame from the fp32 model's given the fp32 sample's previous poses
+(the per-frame error; the LSTM states are the variant's own); ``max |dx|`` and ``mean |dx|``,
+the differences of the free-running samples (each frame fed back: ``fp32 decoder`` differs by
+float rounding only and shows how much an autoregressive sample amplifies a tiny change); the fp32 model's
+log-likelihood of the samples (nats per frame: a 16-bit sample should be as likely as the
+fp32 one), and how far the fp32 flow maps each sample, given its own history, from the
+latents that were drawn (the per-frame error of the 16-bit inverse, free of the feedback).
 
 Run::
 
-    python benchmarks/sample_speed.py                      # both models, 1 and 100 characters, 1 thread
-    python benchmarks/sample_speed.py --threads 1 2 --frames 60
+    python benchmarks/sample_speed.py                            # both models, 1 and 100 characters, 1 thread
+    python benchmarks/sample_speed.py --threads 1 2 --checkpoint outputs/mcmoglow_compare/moglow_seed0
 """
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from typing import Optional
 
 import torch
 
+from moglow.frame_decoder import frame_decoder
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
-from moglow.sampling import optimise_for_sampling
+from moglow.sampling import generate_poses, optimise_for_sampling
 
 POSE_DIM, CONTROL_DIM, FPS = 61, 3, 20.0
 MODELS = {
     "paper": ModelConfig(num_steps=16, hidden=512, num_layers=2, tau=10),
     "tiny": ModelConfig(num_steps=4, hidden=64, num_layers=1, tau=10),
 }
+# label, precision of generate_poses (None: the fp32 frame decoder)
+VARIANTS = [("fp32 model", "fp32"), ("fp32 decoder", None), ("bf16", "bf16"), ("fp16", "fp16")]
 
 
 def matmul_flops_per_frame(cfg: ModelConfig, pose_dim: int = POSE_DIM, control_dim: int = CONTROL_DIM) -> float:
@@ -56,53 +76,159 @@ def weight_bytes(model: MoGlow) -> int:
 
 
 def stream_rate(nbytes: int, repeats: int = 5) -> float:
-    """Bytes per second at which this process reads a buffer of ``nbytes`` (best of ``repeats``)."""
+    """Bytes per CPU second at which this process reads a buffer of ``nbytes`` (one thread, best of ``repeats``)."""
     buf = torch.ones(max(1, nbytes // 4))
     buf.sum()
     best = float("inf")
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.process_time()
         buf.sum()
-        best = min(best, time.perf_counter() - t)
-    return nbytes / best
+        best = min(best, time.process_time() - t)
+    return nbytes / max(best, 1e-9)
 
 
 def mm_rate(batch: int, cfg: ModelConfig, repeats: int = 5) -> float:
-    """fp32 FLOP/s of a (batch, hidden) @ (hidden, 4 hidden) product, the bulk of a batched frame."""
+    """fp32 FLOP per CPU second of a (batch, hidden) @ (hidden, 4 hidden) product (the bulk of a
+    batched frame), with this process's threads."""
     a, b = torch.randn(batch, cfg.hidden), torch.randn(cfg.hidden, 4 * cfg.hidden)
     n = max(1, int(2e8 // (2 * batch * cfg.hidden * 4 * cfg.hidden)))
     best = float("inf")
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.process_time()
         for _ in range(n):
             torch.mm(a, b)
-        best = min(best, (time.perf_counter() - t) / n)
-    return 2.0 * batch * cfg.hidden * 4 * cfg.hidden / best
+        best = min(best, (time.process_time() - t) / n)
+    return 2.0 * batch * cfg.hidden * 4 * cfg.hidden / max(best, 1e-9) * torch.get_num_threads()
 
 
-def column_major_cond_cache(model: MoGlow) -> None:
-    """Store MoGlow's cached stacked condition weight column-major (what model.py could do itself)."""
+def decoder_generate(model: MoGlow, context: torch.Tensor, control: torch.Tensor, temperature: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """``(B, T, D)`` poses generated through the fp32 frame decoder (what bf16/fp16 run, in
+    float32), drawing the latents ``model.generate`` draws."""
+    decoder = frame_decoder(model, "fp32")
+    tau, la = model.tau, model.lookahead
+    B = context.shape[0]
+    poses, state, out = context.clone(), None, []
     with torch.inference_mode():
-        model._stacked_cond_weight()
-    cache = getattr(model, "_cond_weight_cache", None)
-    if cache is not None:
-        key, w, b = cache
-        model._cond_weight_cache = (key, w.t().contiguous().t(), b)
+        for t in range(control.shape[1] - tau - la):
+            cond = model.condition(torch.cat([poses, poses[:, :1]], 1), control[:, t: t + tau + 1 + la])[:, 0]
+            x, state = decoder.decode(model.base.sample((B,), temperature, generator), cond, state)
+            poses = torch.cat([poses[:, 1:], x[:, None]], 1)
+            out.append(x)
+        return torch.stack(out, 1)
 
 
-def time_generate(model: MoGlow, batch: int, frames: int) -> tuple[float, float]:
-    """Frames per second (characters × frames / s) of ``model.generate``: per wall-clock second
-    and per CPU second of this process (on a shared machine the second is closer to what an idle
-    machine gives with one thread)."""
+def time_generate(model: MoGlow, batch: int, frames: int, precision: Optional[str]) -> tuple[float, float]:
+    """(frames/s per wall-clock second, frames/s per CPU second of this process)."""
     g = torch.Generator().manual_seed(0)
     context = torch.zeros(batch, model.tau, POSE_DIM)
     control = torch.randn(batch, model.tau + frames + model.lookahead, CONTROL_DIM, generator=g)
-    with torch.inference_mode():
-        model.generate(context, control[:, : model.tau + 3], generator=g)  # warm-up, caches
-        t, c = time.perf_counter(), time.process_time()
-        model.generate(context, control, generator=g)
-        wall, cpu = time.perf_counter() - t, time.process_time() - c
+
+    def run(ctrl: torch.Tensor) -> None:
+        if precision is None:
+            decoder_generate(model, context, ctrl, 1.0, g)
+        else:
+            generate_poses(model, context, ctrl, 1.0, 0, precision=precision)
+
+    run(control[:, : model.tau + model.lookahead + 3])  # warm-up, builds the decoder
+    t, c = time.perf_counter(), time.process_time()
+    run(control)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     return batch * frames / wall, batch * frames / max(cpu, 1e-9)
+
+
+def speed(args: argparse.Namespace) -> None:
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name in args.models:
+            cfg = MODELS[name]
+            torch.manual_seed(0)
+            model = optimise_for_sampling(MoGlow(cfg, POSE_DIM, CONTROL_DIM))
+            nbytes, flops = weight_bytes(model), matmul_flops_per_frame(cfg)
+            print(f"\n== {name}: K={cfg.num_steps}, hidden {cfg.hidden}, {cfg.num_layers} LSTM layer(s), tau={cfg.tau}; "
+                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters ({nbytes / 1e6:.0f} MB fp32), "
+                  f"{flops / 1e6:.0f} MFLOP per frame; {threads} thread(s)")
+            for batch in args.batches:
+                frames = args.frames if batch == 1 else args.batch_frames
+                if batch == 1:
+                    rate = stream_rate(nbytes)
+                    ref_text = (f"memory floor (one thread, CPU time) {rate / nbytes:.1f} frames/s fp32, "
+                                f"{2 * rate / nbytes:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")
+                else:
+                    rate = mm_rate(batch, cfg)
+                    ref_text = (f"fp32 matmul floor (CPU time x threads) {rate / flops:.0f} frames/s "
+                                f"(mm {rate / 1e9:.1f} GFLOP/s)")
+                print(f"  {batch} character(s), {frames} frames; {ref_text}")
+                print(f"    {'variant':14s} {'frames/s':>9s}  {'real time':>9s}   {'per CPU s':>9s}  {'real time (CPU)':>15s}")
+                for label, precision in VARIANTS:
+                    fps, fps_cpu = time_generate(model, batch, frames, precision)
+                    print(f"    {label:14s} {fps:9.1f}  {fps / FPS:8.2f}x   {fps_cpu:9.1f}  "
+                          f"{fps_cpu * threads / FPS:14.2f}x", flush=True)
+
+
+# ---------------------------------------------------------------------------------------- deviation
+def nontrivial(model: MoGlow, seed: int = 0) -> MoGlow:
+    """Draw the zero-initialised output layers (std 0.6/sqrt(hidden), bias std 0.05) so every
+    coupling acts and depends on its LSTM, like a trained model's."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for c in model.couplings():
+            layer = c.net.output_layer
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.6 / math.sqrt(c.net.hidden))
+            layer.bias.copy_(torch.randn(layer.bias.shape, generator=g) * 0.05)
+    return model
+
+
+def deviation(model: MoGlow, label: str, frames: int, characters: int = 4) -> None:
+    """Print how far 16-bit samples are from fp32 ones (same latents), per temperature. Each
+    character is generated alone (the one-character path whose speed is the target)."""
+    g = torch.Generator().manual_seed(1)
+    D, tau, la = model.pose_dim, model.tau, model.lookahead
+    context = torch.zeros(1, tau, D)
+    controls = [torch.randn(1, tau + frames + la, model.control_dim, generator=g) for _ in range(characters)]
+    print(f"\n== deviation from fp32, {label}: {characters} characters (one at a time) x {frames} frames from the mean "
+          "pose, random control")
+    print(f"    {'temp':>4s} {'variant':12s} {'one step':>9s} {'max |dx|':>9s} {'mean |dx|':>9s} {'max |x|':>8s}  "
+          f"{'log p (nats/frame)':>18s} {'- fp32':>8s}  {'max |z(x) - z|':>14s}")
+    for temperature in (0.0, 1.0):
+        ref = ref_log_p = None
+        refs: list = []
+        for label_, precision in VARIANTS:
+            xs, log_ps, z_errs, step_errs = [], [], [], []
+            for c, control in enumerate(controls):
+                if precision is None:
+                    x = decoder_generate(model, context, control, temperature, torch.Generator().manual_seed(3 + c))
+                else:
+                    x = generate_poses(model, context, control, temperature, seed=3 + c, precision=precision)
+                with torch.inference_mode():
+                    gz = torch.Generator().manual_seed(3 + c)
+                    z = torch.stack([model.base.sample((1,), temperature, gz) for _ in range(frames)], 1)
+                    # the fp32 flow's view of the sample: its latents and log-likelihood given its own history
+                    cond = model.condition(torch.cat([context, x], 1), control)
+                    z_rec, logdet, _ = model.latents(x, cond)
+                    log_ps.append((model.base.log_prob(z_rec) + logdet).mean().item())
+                    if c == len(refs):  # fp32 model: keep its sample and conditions for the one-step check
+                        refs.append((x, model.condition(torch.cat([context, x], 1), control), z))
+                    # one step: this variant's frame t given the fp32 sample's poses before t (LSTM state its own)
+                    x_ref, cond_ref, _ = refs[c]
+                    if precision == "fp32":
+                        x_one, _ = model.decode(z, cond_ref)
+                    else:
+                        decoder, state, one = frame_decoder(model, precision or "fp32"), None, []
+                        for t in range(frames):
+                            xt, state = decoder.decode(z[:, t], cond_ref[:, t], state)
+                            one.append(xt)
+                        x_one = torch.stack(one, 1)
+                    step_errs.append((x_one - x_ref).abs().max().item())
+                z_errs.append((z_rec - z).abs().max().item())
+                xs.append(x)
+            x, log_p = torch.cat(xs), sum(log_ps) / len(log_ps)
+            if ref is None:
+                ref, ref_log_p = x, log_p
+            dx = (x - ref).abs()
+            print(f"    {temperature:4g} {label_:12s} {max(step_errs):9.2e} {dx.max().item():9.2e} {dx.mean().item():9.2e} "
+                  f"{x.abs().max().item():8.2f}  {log_p:18.4f} {log_p - ref_log_p:8.4f}  {max(z_errs):14.2e}",
+                  flush=True)
 
 
 def main() -> None:
@@ -112,42 +238,28 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames timed for one character")
     parser.add_argument("--batch-frames", type=int, default=8, help="frames timed for a batch")
     parser.add_argument("--threads", nargs="+", type=int, default=[1], help="torch CPU threads to try")
+    parser.add_argument("--deviation-frames", type=int, default=100,
+                        help="frames generated for the deviation check (0: skip it)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="also check the deviation of a trained model (run folder or .pt; LSTM couplings)")
+    parser.add_argument("--no-speed", action="store_true", help="only the deviation check")
     args = parser.parse_args()
 
-    print(f"torch {torch.__version__}, pose {POSE_DIM} dims, control {CONTROL_DIM}, real time = {FPS:g} fps")
-    for threads in args.threads:
-        torch.set_num_threads(threads)
+    print(f"torch {torch.__version__}, pose {POSE_DIM} dims, control {CONTROL_DIM}, real time = {FPS:g} fps; "
+          "wall-clock rates are inflated when other jobs share the CPU, the CPU-time rates much less")
+    if not args.no_speed:
+        speed(args)
+    if args.deviation_frames > 0:
+        torch.set_num_threads(args.threads[0])
         for name in args.models:
-            cfg = MODELS[name]
             torch.manual_seed(0)
-            base = MoGlow(cfg, POSE_DIM, CONTROL_DIM).eval()
-            torch.manual_seed(0)
-            opt = optimise_for_sampling(MoGlow(cfg, POSE_DIM, CONTROL_DIM))
-            torch.manual_seed(0)
-            opt_cache = optimise_for_sampling(MoGlow(cfg, POSE_DIM, CONTROL_DIM))
-            column_major_cond_cache(opt_cache)
-            nbytes, flops = weight_bytes(base), matmul_flops_per_frame(cfg)
-            print(f"\n== {name}: K={cfg.num_steps}, hidden {cfg.hidden}, {cfg.num_layers} LSTM layer(s), "
-                  f"tau={cfg.tau}; "
-                  f"{base.num_parameters() / 1e6:.2f} M parameters ({nbytes / 1e6:.0f} MB), "
-                  f"{flops / 1e6:.0f} MFLOP per frame; {threads} thread(s)")
-            for batch in args.batches:
-                frames = args.frames if batch == 1 else args.batch_frames
-                if batch == 1:
-                    rate = stream_rate(nbytes)
-                    ref = rate / nbytes
-                    ref_text = f"memory floor {ref:.1f} frames/s (reads {rate / 1e9:.1f} GB/s)"
-                else:
-                    rate = mm_rate(batch, cfg)
-                    ref = rate / flops
-                    ref_text = f"matmul floor {ref:.0f} frames/s (mm {rate / 1e9:.1f} GFLOP/s)"
-                print(f"  {batch} character(s), {frames} frames; {ref_text}")
-                print(f"    {'variant':24s} {'frames/s':>9s}  {'real time':>9s}  {'of floor':>8s}   "
-                      f"{'per CPU s':>9s}  {'real time':>9s}")
-                for label, model in (("as built", base), ("optimised", opt), ("+ cond cache col-major", opt_cache)):
-                    fps, fps_cpu = time_generate(model, batch, frames)
-                    print(f"    {label:24s} {fps:9.1f}  {fps / FPS:8.2f}x  {fps / ref:8.2f}   {fps_cpu:9.1f}  "
-                          f"{fps_cpu / FPS / threads:8.2f}x")
+            model = nontrivial(optimise_for_sampling(MoGlow(MODELS[name], POSE_DIM, CONTROL_DIM)))
+            deviation(model, f"{name} (random, non-trivial)", args.deviation_frames)
+        if args.checkpoint:
+            from moglow.checkpoint import load_model
+            model, ckpt = load_model(args.checkpoint)
+            deviation(optimise_for_sampling(model), f"trained {args.checkpoint} (step {ckpt.get('step')})",
+                      args.deviation_frames)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,17 @@ step by step and stores every linear weight column-major, which lets BLAS run th
 matrix-vector products at memory speed (several times faster per frame for one character on
 a CPU; identical maths up to float rounding).
 
+Precision: ``precision="fp32"`` (default) runs the model's own float32 maths. ``"bf16"`` and
+``"fp16"`` run each frame through a :class:`moglow.frame_decoder.FrameDecoder` whose large
+matrices are stored in 16 bits (half the bytes a memory-bound frame reads; LSTM couplings
+only); biases, sums, LSTM states and everything outside the big products stay float32.
+The latents drawn are the same as with ``"fp32"``, so a seed gives nearly the same motion
+(each frame's pose within ~1e-3 (bf16) or ~1e-4 (fp16) of what the float32 flow would give;
+a long sample may drift further, as any tiny change does in an autoregressive model):
+``benchmarks/sample_speed.py`` prints the speed and the deviation from float32. For one
+character on a CPU both run about twice as fast as float32 (fp16 being the more precise); on
+a CPU without native fp16 maths use ``"bf16"`` for batches (fp16 batches are slow).
+
 Example::
 
     >>> model, ckpt = load_model("runs/locomotion")                        # doctest: +SKIP
@@ -43,9 +54,10 @@ from data_pipeline.config import DataConfig
 from data_pipeline.features import (ROTATIONS, FeatureDefinition, integrate_control,
                                     reconstruct_world_positions)
 from data_pipeline.scaler import Scaler
+from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
-           "sample_controls", "sample_path", "style_indices"]
+           "sample_controls", "sample_path", "style_indices", "PRECISIONS"]
 
 
 # ============================================================================ metadata
@@ -164,8 +176,10 @@ def _generator(seed: Optional[int], device: torch.device) -> Optional[torch.Gene
 
 
 def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperature: float = 1.0,
-                   seed: Optional[int] = None, style: Optional[Tensor] = None, progress: bool = False) -> Tensor:
-    """``model.generate`` under ``torch.inference_mode`` with a seeded generator.
+                   seed: Optional[int] = None, style: Optional[Tensor] = None, progress: bool = False,
+                   precision: str = "fp32") -> Tensor:
+    """Generate ``T`` frames with a seeded generator: ``model.generate`` (fp32) or the same
+    draws through the 16-bit frame decoder, under ``torch.inference_mode``.
 
     Args:
         context: ``(N, tau, D)`` normalised context poses.
@@ -173,13 +187,36 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
         temperature: latent scale (0: z = 0).
         seed: seeds the latents (None: torch's global generator).
         style: ``(N,)`` style ids or None.
+        progress: tqdm bar over frames.
+        precision: ``"fp32"`` (``model.generate`` itself), ``"bf16"`` or ``"fp16"`` (16-bit
+            weights in the large products, same latents; see the module docstring).
     Returns:
         ``(N, T, D)`` normalised poses.
     """
     device = next(model.parameters()).device
+    style = None if style is None else style.to(device)
+    if check_precision(precision) == "fp32":
+        with torch.inference_mode():
+            return model.generate(context.to(device), control.to(device), style, temperature=temperature,
+                                  generator=_generator(seed, device), progress=progress)
+    tau, la = model.tau, model.lookahead
+    T = control.shape[1] - tau - la
+    if T < 1:
+        raise ValueError(f"control covers {control.shape[1]} frames; tau + lookahead = {tau + la} leave none to "
+                         "generate")
+    streamer = MotionStreamer(model, temperature, _generator(seed, device), style, precision)
+    state = streamer.start(context, control[:, : tau + la])
+    control = control.to(device, torch.float32)
+    frames = range(T)
+    if progress:
+        from tqdm import tqdm
+        frames = tqdm(frames, desc="sampling", unit="frame")
+    poses = []
     with torch.inference_mode():
-        return model.generate(context.to(device), control.to(device), None if style is None else style.to(device),
-                              temperature=temperature, generator=_generator(seed, device), progress=progress)
+        for t in frames:
+            pose, state = streamer.step(control[:, tau + la + t], state)
+            poses.append(pose)
+        return torch.stack(poses, 1)
 
 
 @dataclass
@@ -231,7 +268,7 @@ class Samples:
 def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, num: int = 1,
                     temperature: float = 1.0, seed: Optional[int] = 0, context: Optional[np.ndarray] = None,
                     style: str | int | None = None, start: Optional[np.ndarray] = None,
-                    progress: bool = False) -> Samples:
+                    progress: bool = False, precision: str = "fp32") -> Samples:
     """Draw ``num`` samples for given control signals, all in one batch.
 
     Args:
@@ -246,6 +283,7 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
         style: a style name or id (None: no style).
         start: (3,) or (num, 3) root x, z, heading at the first generated frame (default: origin, +Z).
         progress: tqdm bar over frames.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (:func:`generate_poses`).
     Returns:
         :class:`Samples` of the ``T`` generated frames.
     """
@@ -270,7 +308,8 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
             raise ValueError(f"context must be ({tau}, {dim}) or ({num}, {tau}, {dim}); got {context.shape}")
         ctx = torch.as_tensor(meta.scaler.transform(context), dtype=torch.float32)
     ctrl = torch.as_tensor(meta.control_scaler.transform(control), dtype=torch.float32)
-    out = generate_poses(model, ctx, ctrl, temperature, seed, style_indices(style, meta.style_names, num), progress)
+    out = generate_poses(model, ctx, ctrl, temperature, seed, style_indices(style, meta.style_names, num), progress,
+                         precision)
     poses = meta.scaler.inverse_transform(out.float().cpu().numpy().astype(np.float64)).astype(np.float32)
     start = np.zeros((num, 3)) if start is None else np.broadcast_to(np.asarray(start, dtype=np.float64), (num, 3))
     return Samples(poses, control[:, tau: tau + T].astype(np.float32), np.array(start), meta.fps, float(temperature),
@@ -278,18 +317,20 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
 
 
 def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, temperature: float = 1.0,
-                seed: Optional[int] = 0, style: str | int | None = None, progress: bool = False) -> Samples:
+                seed: Optional[int] = 0, style: str | int | None = None, progress: bool = False,
+                precision: str = "fp32") -> Samples:
     """Draw ``num`` samples along a :class:`moglow.paths.Trajectory` (in one batch).
 
     The first ``tau`` frames of the trajectory are the context (the mean pose, or a ``bvh:``
-    take's own poses); frames ``tau … F - lookahead - 1`` are generated.
+    take's own poses); frames ``tau … F - lookahead - 1`` are generated. ``precision``: as
+    for :func:`generate_poses`.
     """
     tau = model.tau
     context = None
     if trajectory.poses is not None:
         context = trajectory.poses[:tau]
     samples = sample_controls(model, meta, trajectory.control(), num, temperature, seed, context, style,
-                              start=trajectory.start(tau), progress=progress)
+                              start=trajectory.start(tau), progress=progress, precision=precision)
     samples.path = trajectory.name
     if trajectory.ground_truth is not None:
         samples.ground_truth = trajectory.ground_truth[tau: tau + samples.num_frames]
@@ -346,6 +387,9 @@ class MotionStreamer:
         generator: RNG for the latents (None: torch's global one); the streamer draws exactly
             what ``model.generate`` would draw with it.
         style: ``(B,)`` style ids or None.
+        precision: ``"fp32"`` (the model's own maths), ``"bf16"`` or ``"fp16"``: each frame
+            runs through the model's :func:`moglow.frame_decoder.frame_decoder` (built on the
+            first streamer, about a second for the paper-size model), with the same latents.
 
     Example::
 
@@ -356,8 +400,10 @@ class MotionStreamer:
     """
 
     def __init__(self, model: nn.Module, temperature: float = 1.0, generator: Optional[torch.Generator] = None,
-                 style: Optional[Tensor] = None):
+                 style: Optional[Tensor] = None, precision: str = "fp32"):
         self.model, self.temperature, self.generator, self.style = model, float(temperature), generator, style
+        self.precision = check_precision(precision)
+        self.decoder = None if precision == "fp32" else frame_decoder(model, precision)
 
     @property
     def _device(self) -> torch.device:
@@ -406,10 +452,15 @@ class MotionStreamer:
             window = torch.cat([state.control, control.to(dev, torch.float32)[:, None]], 1)  # frames t-tau … t+L
             history = torch.cat([state.poses, state.poses.new_zeros(B, 1, m.pose_dim)], 1)  # last row unused
             cond = m.condition(history, window, None, None if self.style is None else self.style.to(dev))
-            if z is None:
+            if self.decoder is not None:
+                # the draw model.sample_stateful makes, shaped (B, D)
+                z = m.base.sample((B,), self.temperature, self.generator) if z is None else z.to(dev, torch.float32)
+                pose, flow = self.decoder.decode(z.reshape(B, m.pose_dim), cond[:, 0], state.flow)
+            elif z is None:
                 x, flow = m.sample_stateful(cond, state.flow, self.temperature, self.generator)
+                pose = x[:, 0]
             else:
                 x, flow = m.decode(z.to(dev, torch.float32).reshape(B, 1, m.pose_dim), cond, state.flow)
-            pose = x[:, 0]
+                pose = x[:, 0]
             poses = torch.cat([state.poses, pose[:, None]], 1)[:, 1:]
         return pose, StreamState(poses, window[:, 1:], flow, state.frame + 1)

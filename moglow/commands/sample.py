@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bvh", action="store_true", help="write only the npz")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                        help="storage of the large weight matrices while sampling: fp32 (exact, default); bf16 or "
+                             "fp16 halve the bytes each frame reads, about 2x faster for one character on a CPU "
+                             "(LSTM couplings only; same latents; each frame within ~1e-3 (bf16) or ~1e-4 (fp16) of "
+                             "fp32 in normalised units). For many samples on a CPU use bf16: fp16 batches are slow "
+                             "without native fp16 maths (benchmarks/sample_speed.py)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from data_pipeline.typed_config import ConfigError
     from moglow.checkpoint import CheckpointError, load_model
     from moglow.export import export_samples
+    from moglow.frame_decoder import frame_decoder
     from moglow.paths import PathError, make_path, parse_path_spec
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
 
@@ -63,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         model, ckpt = load_model(args.checkpoint, map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
+        if args.precision != "fp32":
+            frame_decoder(model, args.precision)  # built (and checked) before the clock starts
         spec = parse_path_spec(args.path)
         extra = model.tau + model.lookahead
         seconds = args.seconds if args.seconds is not None else (None if spec.kind in ("file", "bvh") else 10.0)
@@ -73,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
                         f"tau + lookahead = {extra}")
         t0 = time.perf_counter()
         samples = sample_path(model, meta, trajectory, num=args.num, temperature=args.temperature, seed=args.seed,
-                              style=args.style, progress=not args.no_progress)
+                              style=args.style, progress=not args.no_progress, precision=args.precision)
         seconds_taken = time.perf_counter() - t0
         info = {"checkpoint": str(args.checkpoint), "step": ckpt.get("step"), "path": args.path,
                 "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
-                "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau,
+                "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
                 "context": "take's first tau frames" if trajectory.poses is not None else "mean pose",
                 "generation_seconds": round(seconds_taken, 3),
                 "generated_frames_per_second": round(samples.num * samples.num_frames / seconds_taken, 1)}
@@ -87,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             KeyError, RuntimeError) as e:
         return fail(str(e))
     print(f"generated {samples.num} x {samples.num_frames} frames at {meta.fps:g} fps along {args.path!r} "
-          f"(temperature {args.temperature:g}, seed {args.seed}) in {seconds_taken:.2f} s "
+          f"(temperature {args.temperature:g}, seed {args.seed}, {args.precision}) in {seconds_taken:.2f} s "
           f"({info['generated_frames_per_second']:g} frames/s)")
     print(report.summary())
     print(f"wrote {args.out}/: " + ", ".join(filter(None, [f"{len(report.samples)} BVH" if not args.no_bvh else None,

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="override train.steps (the total, counting resumed steps)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where raw data is prepared "
                         "(env MOGLOW_CACHE)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is often "
+                        "fastest for small models on a busy machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per log row instead)")
 
 
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from moglow.checkpoint import CheckpointError, load_checkpoint
     from moglow.config import experiment_from_dict, load_experiment
     from moglow.train import Trainer, TrainingDiverged, resolve_device
+
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
 
     try:
         ckpt = None
