@@ -145,7 +145,8 @@ def speed(args: argparse.Namespace) -> None:
             torch.manual_seed(0)
             model = optimise_for_sampling(MoGlow(cfg, POSE_DIM, CONTROL_DIM))
             nbytes, flops = weight_bytes(model), matmul_flops_per_frame(cfg)
-            print(f"\n== {name}: K={cfg.num_steps}, hidden {cfg.hidden}, {cfg.num_layers} LSTM layer(s), tau={cfg.tau}; "
+            print(f"\n== {name}: K={cfg.num_steps}, hidden {cfg.hidden}, {cfg.num_layers} LSTM layer(s), "
+                  f"tau={cfg.tau}; "
                   f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters ({nbytes / 1e6:.0f} MB fp32), "
                   f"{flops / 1e6:.0f} MFLOP per frame; {threads} thread(s)")
             for batch in args.batches:
@@ -159,7 +160,8 @@ def speed(args: argparse.Namespace) -> None:
                     ref_text = (f"fp32 matmul floor (CPU time x threads) {rate / flops:.0f} frames/s "
                                 f"(mm {rate / 1e9:.1f} GFLOP/s)")
                 print(f"  {batch} character(s), {frames} frames; {ref_text}")
-                print(f"    {'variant':14s} {'frames/s':>9s}  {'real time':>9s}   {'per CPU s':>9s}  {'real time (CPU)':>15s}")
+                print(f"    {'variant':14s} {'frames/s':>9s}  {'real time':>9s}   {'per CPU s':>9s}  "
+                      f"{'real time (CPU)':>15s}")
                 for label, precision in VARIANTS:
                     fps, fps_cpu = time_generate(model, batch, frames, precision)
                     print(f"    {label:14s} {fps:9.1f}  {fps / FPS:8.2f}x   {fps_cpu:9.1f}  "
@@ -226,7 +228,8 @@ def deviation(model: MoGlow, label: str, frames: int, characters: int = 4) -> No
             if ref is None:
                 ref, ref_log_p = x, log_p
             dx = (x - ref).abs()
-            print(f"    {temperature:4g} {label_:12s} {max(step_errs):9.2e} {dx.max().item():9.2e} {dx.mean().item():9.2e} "
+            print(f"    {temperature:4g} {label_:12s} {max(step_errs):9.2e} {dx.max().item():9.2e} "
+                  f"{dx.mean().item():9.2e} "
                   f"{x.abs().max().item():8.2f}  {log_p:18.4f} {log_p - ref_log_p:8.4f}  {max(z_errs):14.2e}",
                   flush=True)
 

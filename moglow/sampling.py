@@ -28,8 +28,9 @@ Precision: ``precision="fp32"`` (default) runs the model's own float32 maths. ``
 matrices are stored in 16 bits (half the bytes a memory-bound frame reads; LSTM couplings
 only); biases, sums, LSTM states and everything outside the big products stay float32.
 The latents drawn are the same as with ``"fp32"``, so a seed gives nearly the same motion
-(each frame's pose within ~1e-3 (bf16) or ~1e-4 (fp16) of what the float32 flow would give;
-a long sample may drift further, as any tiny change does in an autoregressive model):
+(each frame within ~1e-2 (bf16) or ~1e-3 (fp16) normalised units of what the float32 flow
+gives after the same poses, as likely under the float32 model; a long sample drifts further,
+as any small change does in an autoregressive model):
 ``benchmarks/sample_speed.py`` prints the speed and the deviation from float32. For one
 character on a CPU both run about twice as fast as float32 (fp16 being the more precise); on
 a CPU without native fp16 maths use ``"bf16"`` for batches (fp16 batches are slow).

@@ -32,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="storage of the large weight matrices while sampling: fp32 (exact, default); bf16 or "
                              "fp16 halve the bytes each frame reads, about 2x faster for one character on a CPU "
-                             "(LSTM couplings only; same latents; each frame within ~1e-3 (bf16) or ~1e-4 (fp16) of "
-                             "fp32 in normalised units). For many samples on a CPU use bf16: fp16 batches are slow "
-                             "without native fp16 maths (benchmarks/sample_speed.py)")
+                             "(LSTM couplings only; same latents; each frame within ~1e-2 (bf16) or ~1e-3 (fp16) of "
+                             "fp32 in normalised units, long samples drift further). For many samples on a CPU use "
+                             "bf16: fp16 batches are slow without native fp16 maths (benchmarks/sample_speed.py)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

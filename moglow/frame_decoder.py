@@ -1,0 +1,240 @@
+"""Fast frame-by-frame inverse flow of a MoGlow with LSTM couplings, in float32 or with 16-bit weights.
+
+Sampling one character on a CPU is limited by memory bandwidth: every frame reads every
+weight of the K coupling LSTMs once (292 MB in float32 for the paper-size model). A
+:class:`FrameDecoder` holds a copy of those weights laid out for this one job and runs the
+inverse flow of one frame with as few tensor operations as possible:
+
+- the condition's share of every coupling's first layer is one product for all K couplings
+  (as :meth:`MoGlow.cond_projections`);
+- each LSTM layer is one product of ``[layer input, previous h]`` with the stacked
+  ``[W_in | W_hh]`` (gate rows reordered to i, f, o, g so two in-place activations cover
+  them);
+- ActNorm and the LU map of a step are folded into one affine map.
+
+``precision`` picks the storage of the large matrices (the condition map, the LSTM input
+and recurrent maps; about 99 % of the bytes):
+
+- ``"fp32"``: float32; results equal ``MoGlow.decode`` to float rounding (sums in another
+  order).
+- ``"bf16"``: bfloat16 weights and matrix inputs (8-bit mantissa: products within ~0.5 %).
+  One character on a CPU runs PyTorch's matrix-vector kernel (float32 accumulation; oneDNN,
+  which PyTorch would pick, is ~1.7x slower there; see :class:`_Gemv`); batches run oneDNN's
+  bf16 matrix products, about twice as fast as float32 on CPUs with bf16 instructions.
+- ``"fp16"``: float16 weights and matrix inputs (11-bit mantissa: ~0.1 %), as fast as bf16
+  for one character; on a CPU without native fp16 maths several times slower than float32
+  for batches.
+
+Everything else stays float32: the biases, every sum with the products, the gate
+activations, the LSTM cell and hidden states carried between frames, the output layers, the
+coupling transforms and the ActNorm/LU maps. The state has the same layout as
+``MoGlow.decode``'s, so a stream may switch between the two.
+
+``benchmarks/sample_speed.py`` measures the speed and the deviation from float32 samples.
+
+Example::
+
+    >>> decoder = FrameDecoder(model, "bf16")                      # doctest: +SKIP
+    >>> x, state = decoder.decode(z, cond, state)                  # (B, D), (B, cond_dim) -> (B, D)
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
+
+
+class _Product:
+    """A weight ``W (out, in)`` prepared for ``bias + x @ W.T`` with ``x (B, in)`` float32.
+
+    The result is float32 ``(B, out)``; the product itself runs in ``precision`` (16 bits:
+    ``x`` is rounded to the weight's dtype and PyTorch accumulates in float32).
+    """
+
+    def __init__(self, weight: Tensor, precision: str):
+        self.dtype = _DTYPES[precision]
+        w = weight.detach()
+        if self.dtype == torch.float32:
+            self.weight = w.t().contiguous()  # (in, out): BLAS streams x @ W.T fastest this way
+        else:
+            self.weight = w.to(self.dtype).contiguous()  # (out, in): what the 16-bit gemv kernels stream
+
+    def __call__(self, bias: Tensor, x: Tensor) -> Tensor:
+        """``bias (out,) or (B, out)`` float32 + ``x (B, in) @ W.T`` -> ``(B, out)`` float32."""
+        if self.dtype == torch.float32:
+            return torch.addmm(bias, x, self.weight)
+        return torch.add(bias, F.linear(x.to(self.dtype), self.weight))  # promotes to float32
+
+
+class _Gemv:
+    """Context in which one-row 16-bit products on the CPU take PyTorch's own matrix-vector
+    kernel (about 1.7x faster for bf16 than oneDNN's, which PyTorch otherwise picks); larger
+    batches keep oneDNN (fast bf16 matrix products). Sets ``torch.backends.mkldnn.enabled``,
+    a process-wide switch, for the duration of a frame."""
+
+    def __init__(self, active: bool):
+        self.active = active
+
+    def __enter__(self):
+        if self.active:
+            self.saved = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+
+    def __exit__(self, *exc):
+        if self.active:
+            torch.backends.mkldnn.enabled = self.saved
+
+
+def _gate_order(hidden: int, device: torch.device) -> Tensor:
+    """Row permutation from PyTorch's LSTM gate order i, f, g, o to i, f, o, g."""
+    H = hidden
+    return torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]).to(device)
+
+
+class _Step:
+    """One glow step prepared for the inverse: coupling network, transform, ActNorm∘LU."""
+
+    def __init__(self, step: nn.Module, precision: str):
+        actnorm, linear, coupling = step.parts
+        net = coupling.net
+        self.coupling, self.transform = coupling, coupling.transform
+        self.n_id, self.hidden, self.num_layers = coupling.n_id, net.hidden, net.num_layers
+        order = _gate_order(net.hidden, net.input_layer.weight.device)
+        w_in = net.input_layer.weight.detach()[order]
+        # layer 0: [x1 | h_prev] @ [W_x1 | W_hh]^T (+ the condition projection, computed for all steps)
+        self.first = _Product(torch.cat([w_in[:, : self.n_id], net.weight_hh[0].detach()[order]], 1), precision)
+        self.cond_weight, self.cond_bias = w_in[:, self.n_id:], net.input_layer.bias.detach()[order]
+        # upper layers: [h_below | h_prev] @ [W_up | W_hh]^T + b_up
+        self.upper = []
+        for layer in range(1, net.num_layers):
+            up = net.upper_input_layers[layer - 1]
+            w = torch.cat([up.weight.detach()[order], net.weight_hh[layer].detach()[order]], 1)
+            self.upper.append((_Product(w, precision), up.bias.detach()[order].contiguous()))
+        self.out_weight = net.output_layer.weight.detach().t().contiguous()
+        self.out_bias = net.output_layer.bias.detach().clone()
+        # ActNorm(LU(.)) inverse: x = (z @ W^-1.T) * exp(-log_scale) - bias = z @ M + shift
+        inv = linear.inverse_weight().detach()
+        self.affine = (inv.t() * torch.exp(-actnorm.log_scale.detach())[None, :]).contiguous()
+        self.shift = -actnorm.bias.detach().clone()
+
+
+class FrameDecoder:
+    """The inverse flow of one frame of a MoGlow with LSTM couplings (see the module docstring).
+
+    Args:
+        model: a :class:`moglow.model.MoGlow` whose coupling networks are
+            :class:`moglow.flows.conditioners.LSTMNet` (any number of layers, any transform family).
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``: storage of the large matrices.
+
+    The decoder copies the weights when built (about half the model's size for 16-bit
+    precisions); rebuild it after changing the model's parameters.
+    """
+
+    def __init__(self, model: nn.Module, precision: str = "fp32"):
+        from moglow.flows.conditioners import LSTMNet
+
+        self.precision = check_precision(precision)
+        couplings = model.couplings()
+        if not all(isinstance(c.net, LSTMNet) for c in couplings):
+            raise ValueError(f"FrameDecoder supports LSTM couplings only (this model's are "
+                             f"{type(couplings[0].net).__name__}); sample such a model with precision='fp32'")
+        self.pose_dim, self.cond_dim = model.pose_dim, model.cond_dim
+        with torch.no_grad():
+            self.steps = [_Step(step, precision) for step in model.flow.parts]
+            self.cond_map = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
+            self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
+        for s in self.steps:
+            del s.cond_weight, s.cond_bias
+        self.width = 4 * self.steps[0].hidden
+
+    def nbytes(self) -> int:
+        """Bytes of the prepared weights (what one frame reads)."""
+        tensors = [self.cond_map.weight, self.cond_bias]
+        for s in self.steps:
+            tensors += [s.first.weight, s.out_weight, s.out_bias, s.affine, s.shift]
+            for p, b in s.upper:
+                tensors += [p.weight, b]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def decode(self, z: Tensor, cond: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """``z (B, D)`` latent, ``cond (B, cond_dim)`` condition -> ``(x (B, D) pose, state)``.
+
+        ``state`` is the previous frame's (None: fresh), as ``MoGlow.decode`` returns it: per
+        step ``(None, None, (h, c))`` with ``h, c (num_layers, B, hidden)`` float32. It is not
+        modified; a new one is returned.
+        """
+        B = z.shape[0]
+        if z.shape != (B, self.pose_dim) or cond.shape != (B, self.cond_dim):
+            raise ValueError(f"z must be (B, {self.pose_dim}) and cond (B, {self.cond_dim}); "
+                             f"got {tuple(z.shape)}, {tuple(cond.shape)}")
+        with _Gemv(B == 1 and z.device.type == "cpu" and self.precision != "fp32"):
+            return self._decode(z, cond, state)
+
+    def _decode(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
+        B, G = z.shape[0], self.width
+        proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
+        states: list = [None] * len(self.steps) if state is None else list(state)
+        for k in reversed(range(len(self.steps))):
+            step = self.steps[k]
+            H, L = step.hidden, step.num_layers
+            if states[k] is None:
+                h_prev = c_prev = z.new_zeros(L, B, H)
+            else:
+                h_prev, c_prev = states[k][2]
+            h_new, c_new = z.new_empty(L, B, H), z.new_empty(L, B, H)
+            z1, z2 = step.coupling.split(z)
+            a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
+            h = _lstm_cell(a, c_prev[0], h_new[0], c_new[0])
+            for layer, (product, bias) in enumerate(step.upper, start=1):
+                a = product(bias, torch.cat([h, h_prev[layer]], -1))
+                h = _lstm_cell(a, c_prev[layer], h_new[layer], c_new[layer])
+            params = torch.addmm(step.out_bias, h, step.out_weight)
+            x2, _ = step.transform.inverse(z2, params)
+            z = torch.addmm(step.shift, step.coupling.merge(z1, x2), step.affine)
+            states[k] = (None, None, (h_new, c_new))
+        return z, tuple(states)
+
+
+def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:
+    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, g
+    (overwritten); writes and returns ``h_out (B, H)``, writes ``c_out``."""
+    H = c_prev.shape[-1]
+    s = a[:, : 3 * H].sigmoid_()
+    g = a[:, 3 * H:].tanh_()
+    torch.addcmul(s[:, H: 2 * H] * c_prev, s[:, :H], g, out=c_out)
+    return torch.mul(s[:, 2 * H:], torch.tanh(c_out), out=h_out)
+
+
+_DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+def frame_decoder(model: nn.Module, precision: str = "fp32") -> FrameDecoder:
+    """The model's :class:`FrameDecoder` for ``precision``, built once and kept while the model
+    lives (outside it: copying or saving the model is unaffected); rebuilt when a parameter or
+    buffer changes (an optimiser step, ``load_state_dict``, ``.to()``)."""
+    check_precision(precision)
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in (*model.parameters(), *model.buffers()))
+    cache = _DECODERS.get(model)
+    if cache is None or cache.get("key") != key:
+        cache = {"key": key}
+        _DECODERS[model] = cache
+    if precision not in cache:
+        with torch.inference_mode(False), torch.no_grad():
+            cache[precision] = FrameDecoder(model, precision)
+    return cache[precision]
+
+
+__all__ = ["FrameDecoder", "PRECISIONS", "check_precision", "frame_decoder"]
