@@ -1,6 +1,6 @@
 """Settings of ``moglow evaluate`` (``configs/evaluation.yaml``), loaded strictly.
 
-Every threshold a metric uses is a value here; ``docs/evaluation.md`` explains each metric.
+Every threshold a metric uses is a value here; the README section "Evaluation metrics" explains each metric.
 """
 from __future__ import annotations
 
