@@ -502,7 +502,8 @@ def format_table(result: EvaluationResult) -> str:
     for key, label, unit, better in METRICS:
         lines.append(f"| {label} | {unit} | {better} | " + " | ".join(_fmt(result.rows[n].get(key)) for n in names)
                      + " |")
-    lines += ["", "Mocap Fréchet distance: between two halves of the held-out takes (a noise floor); "
+    lines += ["", "Fréchet distance: to real half B of the takes, from real half A (mocap: the noise floor) "
+                  "and from motion generated along A's paths (same number of windows); "
                   "mocap diversity: undefined (one take per path). – : not defined."]
     return "\n".join(lines)
 
@@ -535,15 +536,28 @@ def _reference_rows(seqs: Sequence[FeatureSequence], fdef: FeatureDefinition, ro
 
 def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats: list[np.ndarray] | None,
                   cfg: EvaluationConfig) -> None:
-    usable = [f for f in real_feats if f.shape[0]]
+    """Fréchet distances measured like with like: the takes are split into alternate halves A
+    and B; the mocap row is d²(real A, real B) (the noise floor) and the generated row is
+    d²(generated for the takes of A, real B), with the generated windows subsampled (seeded)
+    to the number of real windows in A, so both rows share the reference set and sample size."""
+    keep = [i for i, f in enumerate(real_feats) if f.shape[0]]
+    usable = [real_feats[i] for i in keep]
     scale = feature_scale(usable) if usable and cfg.frechet.standardise else None
     half_a, half_b = usable[0::2], usable[1::2]
     rows[REFERENCE]["frechet_distance"] = (frechet_between(half_a, half_b, scale) if half_a and half_b else None)
-    rows[REFERENCE]["frechet_windows"] = int(sum(f.shape[0] for f in usable))
+    rows[REFERENCE]["frechet_windows"] = int(sum(f.shape[0] for f in half_a))
     if gen_feats is not None:
-        g = [f for f in gen_feats if f.shape[0]]
-        rows[GENERATED]["frechet_distance"] = frechet_between(g, usable, scale) if g and usable else None
-        rows[GENERATED]["frechet_windows"] = int(sum(f.shape[0] for f in g))
+        # gen_feats holds num_samples motions per take, take-major, in the order of real_feats
+        per_take = len(gen_feats) // max(1, len(real_feats))
+        if per_take < 1 or per_take * len(real_feats) != len(gen_feats):
+            raise ValueError("generated window features must come num_samples per take, in the takes' order")
+        g = [f for i in keep[0::2] for f in gen_feats[i * per_take:(i + 1) * per_take] if f.shape[0]]
+        g = np.concatenate(g) if g else np.zeros((0, 1))
+        n = int(sum(f.shape[0] for f in half_a))
+        if g.shape[0] > n:
+            g = g[np.sort(np.random.default_rng(0).choice(g.shape[0], size=n, replace=False))]
+        rows[GENERATED]["frechet_distance"] = frechet_between(g, half_b, scale) if half_b and g.shape[0] else None
+        rows[GENERATED]["frechet_windows"] = int(g.shape[0])
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, cfg: EvaluationConfig | None = None,
