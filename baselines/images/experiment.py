@@ -1,0 +1,77 @@
+"""Run-level helpers shared by ``moglow images`` and ``experiments/images_results.py``:
+train-or-resume a run in a folder, evaluate a model (test bits/dim, FID-LeNet, sample grid).
+
+A run folder holds ``checkpoint.pt`` (resumable, see :func:`train_image_flow`),
+``history.json`` (the evaluation history) and, after :func:`evaluate_model`,
+``metrics.json`` and ``samples.png``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .data import ImageData
+from .fid import FIDLeNet
+from .grids import save_grid
+from .model import ImageFlow, ImageFlowConfig, evaluate_bits
+from .train import TrainConfig, train_image_flow
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.replace(path)
+
+
+def fid_for(data: ImageData, path: Optional[Path], epochs: int = 8, seed: int = 0) -> FIDLeNet:
+    """The FID-LeNet classifier of a data set, trained on its train split (cached at ``path``)."""
+    return FIDLeNet.cached(path, data.train, data.train_labels, data.levels, epochs=epochs, seed=seed, progress=True)
+
+
+def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Optional[Tensor], cfg: TrainConfig,
+                 continuous: bool = False, max_seconds: float = math.inf,
+                 on_eval: Optional[Callable[[dict], None]] = None, progress: bool = True) -> list[dict]:
+    """Train (or resume) ``model`` with its checkpoint in ``folder``; writes ``history.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    history = train_image_flow(model, train, test, cfg, checkpoint=folder / "checkpoint.pt", continuous=continuous,
+                               progress=progress, on_eval=on_eval, max_seconds=max_seconds)
+    write_json(folder / "history.json", history)
+    return history
+
+
+@torch.no_grad()
+def evaluate_model(model: ImageFlow, data: ImageData, fid: Optional[FIDLeNet], folder: Optional[Path] = None,
+                   n_samples: Optional[int] = None, temperature: float = 1.0, seed: int = 0,
+                   repeats: int = 1) -> dict:
+    """Test bits/dim, FID-LeNet of ``n_samples`` samples against the test set (default: as many
+    samples as test images) and, with ``folder``, ``samples.png`` + ``metrics.json``."""
+    model.eval()
+    n = n_samples or len(data.test)
+    g = torch.Generator().manual_seed(seed)
+    samples = torch.cat([model.sample_images(min(250, n - i), temperature, g) for i in range(0, n, 250)])
+    out = {"test_bpd": evaluate_bits(model, data.test, repeats=repeats, seed=seed),
+           "samples": n, "temperature": temperature, "parameters": model.num_parameters()}
+    if fid is not None:
+        out["fid_lenet"] = fid.distance(samples, data.test)
+    if folder is not None:
+        save_grid(samples[:64], data.levels, Path(folder) / "samples.png", scale=4 if data.shape[-1] <= 8 else 2)
+        write_json(Path(folder) / "metrics.json", out)
+    return out
+
+
+def new_model(cfg: ImageFlowConfig, seed: int = 0) -> ImageFlow:
+    """A fresh model with seeded initial weights."""
+    torch.manual_seed(seed)
+    return ImageFlow(cfg)
+
+
+__all__ = ["write_json", "fid_for", "run_training", "evaluate_model", "new_model"]

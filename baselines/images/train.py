@@ -1,0 +1,217 @@
+"""Training loops for the image Real NVP: maximum likelihood, non-saturating GAN and the hybrid.
+
+One loop, :func:`train_image_flow`, with ``paradigm``:
+
+- ``"nll"``: minimise bits/dim of dequantised training images;
+- ``"gan"``: the flow is the generator of a non-saturating GAN (:mod:`.gan`);
+- ``"hybrid"``: generator loss ``L_G + nll_weight · bits/dim``.
+
+Runs are resumable: with ``checkpoint`` set, the model, discriminator, optimisers, RNG
+state, step and history are saved every ``checkpoint_every`` steps and at the end, and a
+later call with the same path continues from there (so a killed background run loses
+at most ``checkpoint_every`` steps). ``history`` holds one dict per evaluation
+(``step``, ``train_bpd``, ``test_bpd``, ``d_loss``, ``g_loss``, ``seconds``).
+
+Example::
+
+    >>> cfg = TrainConfig(paradigm="nll", steps=10, batch_size=32)
+    >>> history = train_image_flow(model, data.train, data.test, cfg)   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .gan import Discriminator, discriminator_loss, generator_loss
+from .model import ImageFlow, evaluate_bits, evaluate_bits_u
+from .preprocess import dequantize
+
+PARADIGMS = ("nll", "gan", "hybrid")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run.
+
+    Attributes:
+        paradigm: ``"nll"``, ``"gan"`` or ``"hybrid"``.
+        steps: optimiser steps (of the generator/flow).
+        batch_size: images per step.
+        lr: Adam learning rate of the flow; disc_lr: of the discriminator.
+        nll_weight: λ of the hybrid loss (ignored otherwise).
+        disc_width: channels of the discriminator's first conv.
+        grad_clip: max gradient norm of the flow (0: none).
+        eval_every: steps between evaluations (train/test bits/dim on ``eval_size`` images).
+        eval_size: images of each split used for the periodic evaluations.
+        checkpoint_every: steps between checkpoints (when a checkpoint path is given).
+        seed: seed of the batches, dequantisation noise and samples.
+        disc_warmup: discriminator-only steps before the first generator step (GAN/hybrid),
+            e.g. to let it reach its optimum against a generator that already matches the data.
+    """
+
+    paradigm: str = "nll"
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    disc_lr: float = 2e-4
+    nll_weight: float = 0.1
+    disc_width: int = 32
+    grad_clip: float = 50.0
+    eval_every: int = 100
+    eval_size: int = 500
+    checkpoint_every: int = 100
+    seed: int = 0
+    disc_warmup: int = 0
+
+    def __post_init__(self):
+        if self.paradigm not in PARADIGMS:
+            raise ValueError(f"paradigm must be one of {PARADIGMS}, got {self.paradigm!r}")
+
+
+def _batch(data: Tensor, n: int, g: torch.Generator) -> Tensor:
+    return data[torch.randint(0, len(data), (n,), generator=g)]
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a kill never leaves half a checkpoint
+
+
+def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cfg: TrainConfig,
+                     checkpoint: Optional[Path] = None, continuous: bool = False,
+                     progress: bool = True, on_eval: Optional[Callable[[dict], None]] = None,
+                     max_seconds: float = math.inf) -> list[dict]:
+    """Train ``model`` in place; return the evaluation history.
+
+    Args:
+        model: the flow (its ActNorms are initialised on the first batch unless already done).
+        train, test: ``(N, C, H, W)`` integer images, or — with ``continuous=True`` — already
+            continuous scaled images ``u`` (a teacher's samples; no dequantisation then).
+        cfg: :class:`TrainConfig`.
+        checkpoint: file to save to and resume from (None: no checkpoints).
+        progress: show a tqdm bar.
+        on_eval: called with each history entry.
+        max_seconds: training-time budget (seconds of optimiser steps, summed over resumed
+            calls, evaluations excluded): stop (after saving) once it is spent.
+    """
+    from tqdm import tqdm
+
+    g = torch.Generator().manual_seed(cfg.seed)
+    disc = Discriminator(model.cfg.shape, cfg.disc_width) if cfg.paradigm != "nll" else None
+    opt = torch.optim.Adam(model.parameters(), cfg.lr, betas=(0.5, 0.999) if disc else (0.9, 0.999))
+    d_opt = torch.optim.Adam(disc.parameters(), cfg.disc_lr, betas=(0.5, 0.999)) if disc else None
+    step, history, elapsed = 0, [], 0.0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        if disc is not None:
+            disc.load_state_dict(state["disc"])
+            d_opt.load_state_dict(state["d_opt"])
+        g.set_state(state["rng"])
+        step, history, elapsed = state["step"], state["history"], state.get("seconds", 0.0)
+
+    def to_u(x: Tensor) -> Tensor:
+        return x if continuous else dequantize(x, model.cfg.levels, g)
+
+    def bpd(x: Tensor) -> Tensor:
+        return model.bits_per_dim_u(x) if continuous else model.bits_per_dim(x, g)
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        _save(Path(checkpoint), {"model": model.state_dict(), "opt": opt.state_dict(),
+                                 "disc": disc.state_dict() if disc else None,
+                                 "d_opt": d_opt.state_dict() if d_opt else None, "rng": g.get_state(),
+                                 "step": step, "history": history, "seconds": elapsed,
+                                 "model_cfg": model.cfg.to_dict(), "train_cfg": asdict(cfg)})
+
+    def evaluate(d_loss: float, g_loss: float) -> None:
+        ev = evaluate_bits_u if continuous else evaluate_bits
+        entry = {"step": step, "train_bpd": ev(model, train[: cfg.eval_size]),
+                 "test_bpd": ev(model, test[: cfg.eval_size]) if test is not None else None,
+                 "d_loss": d_loss, "g_loss": g_loss, "seconds": elapsed}
+        history.append(entry)
+        if on_eval:
+            on_eval(entry)
+
+    if step == 0:
+        with torch.no_grad():
+            model.train()
+            bpd(_batch(train, max(cfg.batch_size, 256), g))  # ActNorm data-dependent init
+        if disc is not None:
+            for _ in range(cfg.disc_warmup):
+                with torch.no_grad():
+                    fake = model.sample_u(cfg.batch_size, generator=g)
+                d_loss = discriminator_loss(disc(to_u(_batch(train, cfg.batch_size, g))), disc(fake))
+                d_opt.zero_grad()
+                d_loss.backward()
+                d_opt.step()
+        evaluate(float("nan") if disc is None or not cfg.disc_warmup else d_loss.item(), float("nan"))
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"images {cfg.paradigm}")
+    d_loss_v = g_loss_v = float("nan")
+    while step < cfg.steps and elapsed < max_seconds:
+        t0 = time.time()
+        x = _batch(train, cfg.batch_size, g)
+        if disc is None:
+            loss = bpd(x).mean()
+            g_loss_v = loss.item()
+        else:
+            # discriminator step
+            with torch.no_grad():
+                fake = model.sample_u(cfg.batch_size, generator=g)
+            d_loss = discriminator_loss(disc(to_u(x)), disc(fake))
+            d_opt.zero_grad()
+            d_loss.backward()
+            d_opt.step()
+            d_loss_v = d_loss.item()
+            # generator step
+            fake = model.sample_u(cfg.batch_size, generator=g)
+            loss = generator_loss(disc(fake))
+            g_loss_v = loss.item()
+            if cfg.paradigm == "hybrid":
+                loss = loss + cfg.nll_weight * bpd(x).mean()
+        opt.zero_grad()
+        if torch.isfinite(loss):
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+        step += 1
+        elapsed += time.time() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            evaluate(d_loss_v, g_loss_v)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save()
+        if elapsed >= max_seconds:
+            if not history or history[-1]["step"] != step:
+                evaluate(d_loss_v, g_loss_v)
+            save()
+            break
+    bar.close()
+    save()
+    return history
+
+
+def load_checkpoint_model(path: Path) -> ImageFlow:
+    """The :class:`ImageFlow` saved by :func:`train_image_flow` at ``path`` (eval mode)."""
+    from .model import ImageFlowConfig
+
+    state = torch.load(path, weights_only=False)
+    model = ImageFlow(ImageFlowConfig.from_dict(state["model_cfg"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+__all__ = ["PARADIGMS", "TrainConfig", "train_image_flow", "load_checkpoint_model"]
