@@ -207,16 +207,6 @@ def _has_position(skeleton: Skeleton, j: int) -> bool:
     return any(c in POSITION_CHANNELS for c in skeleton.channels[j])
 
 
-def _ancestors(skeleton: Skeleton, j: int) -> list[int]:
-    """Ancestors of joint j, from the file root down (j excluded)."""
-    out = []
-    p = int(skeleton.parents[j])
-    while p >= 0:
-        out.append(p)
-        p = int(skeleton.parents[p])
-    return out[::-1]
-
-
 @dataclass
 class _RotationLayout:
     root: int
@@ -228,7 +218,7 @@ class _RotationLayout:
 
 def _rotation_layout(skeleton: Skeleton, root_name: str) -> _RotationLayout:
     root = skeleton.index(root_name)
-    path = _ancestors(skeleton, root)
+    path = skeleton.ancestors(root)
     for j in range(skeleton.num_joints):
         n = _rotation_count(skeleton, j)
         if n not in (0, 3):

@@ -132,15 +132,6 @@ class _JointPlan:
     grandchild: int = -1  # hinge chain: the single effective child of the single effective child
 
 
-def _ancestors(skeleton: Skeleton, j: int) -> list[int]:
-    out = []
-    p = int(skeleton.parents[j])
-    while p >= 0:
-        out.append(p)
-        p = int(skeleton.parents[p])
-    return out
-
-
 def _effective_children(skeleton: Skeleton, j: int, known: set[int]) -> list[tuple[int, np.ndarray]]:
     """Nearest known descendants of ``j`` and their rest vectors from ``j`` (identity rotations between)."""
     out: list[tuple[int, np.ndarray]] = []
@@ -163,7 +154,7 @@ def _independent(rest: np.ndarray) -> bool:
 
 
 def _plan(skeleton: Skeleton, known: set[int], root: int) -> list[_JointPlan]:
-    root_path = set(_ancestors(skeleton, root))
+    root_path = set(skeleton.ancestors(root))
     scale = max(float(np.abs(skeleton.offsets).max(initial=0.0)), 1.0)
     plans: list[_JointPlan] = []
     for j in range(skeleton.num_joints):

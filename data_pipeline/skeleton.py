@@ -79,6 +79,15 @@ class Skeleton:
         """Indices of the direct children of joint ``j``."""
         return [int(i) for i in np.flatnonzero(self.parents == j)]
 
+    def ancestors(self, j: int) -> list[int]:
+        """Indices of the ancestors of joint ``j``, from the root down (``j`` excluded)."""
+        out = []
+        p = int(self.parents[j])
+        while p >= 0:
+            out.append(p)
+            p = int(self.parents[p])
+        return out[::-1]
+
     def copy(self) -> "Skeleton":
         return Skeleton(list(self.names), self.parents.copy(), self.offsets.copy(),
                         list(self.channels), self.is_end_site.copy())

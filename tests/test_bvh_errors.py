@@ -8,32 +8,7 @@ import pytest
 
 from data_pipeline.bvh import BVHError, parse_bvh, parse_bvh_bytes, read_bvh
 
-CHAIN = """HIERARCHY
-ROOT Hips
-{
-  OFFSET 0 0 0
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
-  JOINT Spine
-  {
-    OFFSET 0 10 0
-    CHANNELS 3 Zrotation Xrotation Yrotation
-    JOINT Head
-    {
-      OFFSET 0 5 0
-      CHANNELS 3 Zrotation Xrotation Yrotation
-      End Site
-      {
-        OFFSET 0 2 0
-      }
-    }
-  }
-}
-MOTION
-Frames: 2
-Frame Time: 0.5
-0 0 0 0 0 0 0 0 0 0 0 0
-1 2 3 90 0 0 0 0 0 -90 0 0
-"""
+from test_bvh_parse import CHAIN  # noqa: E402  (the 3-joint chain; line numbers below refer to it)
 # Line numbers in CHAIN: 9 Spine's CHANNELS, 10 JOINT Head, 21 MOTION, 22 Frames, 23 Frame Time,
 # 24 and 25 the two frames.
 FRAME_0 = "0 0 0 0 0 0 0 0 0 0 0 0"
