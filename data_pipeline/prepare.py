@@ -52,7 +52,7 @@ from .scaler import Scaler
 from .skeleton import Skeleton
 from .splits import SPLITS, split_files
 from .styles import label_ids, parse_labels
-from .typed_config import ConfigError, from_dict, to_dict
+from .typed_config import ConfigError, from_dict, read_yaml, to_dict
 
 #: bump when the prepared layout or the meaning of its arrays changes (invalidates old data)
 FORMAT_VERSION = 1
@@ -73,12 +73,7 @@ def load_data_config(path: str | Path) -> DataConfig:
     ``data:`` are checked strictly (a misspelt key is an error naming it and the file).
     """
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    doc = read_yaml(path)
     if not isinstance(doc, dict) or "data" not in doc:
         keys = ", ".join(doc) if isinstance(doc, dict) else type(doc).__name__
         raise ConfigError(f"{path}: no 'data:' section (top-level keys: {keys or 'none'})")

@@ -134,15 +134,21 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def load_yaml(cls: type[T], path: str | Path) -> T:
-    """Read a YAML file into dataclass ``cls``; errors name the file and the key."""
+def read_yaml(path: str | Path) -> Any:
+    """The plain data of a YAML file; a missing file or bad YAML is a ConfigError naming the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+
+
+def load_yaml(cls: type[T], path: str | Path) -> T:
+    """Read a YAML file into dataclass ``cls``; errors name the file and the key."""
+    path = Path(path)
+    data = read_yaml(path)
     try:
         return from_dict(cls, data)
     except ConfigError as e:
