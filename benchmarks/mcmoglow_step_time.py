@@ -117,7 +117,7 @@ def bench_micro(args) -> None:
         return _tri_matmul(a, x + p[:, :d]), t.factors(p, d)[2].sum(-1)
 
     def via_gather(x, p):  # packed entries, no matrices at all (row sums with index_add)
-        b, s, log_s = t.diagonal._shift_logscale(p[:, : 2 * d], d)
+        b, s, log_s = t.diagonal.shift_logscale(p[:, : 2 * d], d)
 
         def tri(raw, rows, cols, v):
             r = raw.new_zeros(N, d).index_add(-1, rows, raw.abs())

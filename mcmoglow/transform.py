@@ -186,7 +186,7 @@ class MatrixAffineTransform(TransformFamily):
         if params.shape[-1] != P:
             raise ValueError(f"MatrixAffineTransform({self.variant!r}): expected {P} params for {d} features, "
                              f"got {params.shape[-1]}")
-        b, s, log_s = self.diagonal._shift_logscale(params[..., : 2 * d], d)
+        b, s, log_s = self.diagonal.shift_logscale(params[..., : 2 * d], d)
         if d == 1:
             return b, s, log_s, None, None
         tri, m, rho = self.triangle(d), num_offdiag(d), self.offdiag_bound

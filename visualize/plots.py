@@ -114,11 +114,7 @@ def plot_training_curves(source: str | Path | Mapping[str, object], out_png: str
     axes[-1, 0].set_xlabel("step")
     if title and len(groups) > 1:
         fig.suptitle(title)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    return out_png
+    return _save(fig, out_png)
 
 
 def plot_paths(paths: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray, out_png: str | Path,
@@ -156,6 +152,11 @@ def plot_paths(paths: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarr
     ax.legend(loc="best", fontsize=9)
     if title:
         ax.set_title(title)
+    return _save(fig, out_png)
+
+
+def _save(fig, out_png: str | Path) -> Path:
+    """Lay out ``fig`` and write it as a 120-dpi PNG (creating the folder); returns the path."""
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

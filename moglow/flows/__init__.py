@@ -1,6 +1,6 @@
 """The flow toolkit: one bijection core for every model in the project."""
 from moglow.flows.actnorm import ActNorm, all_initialized, broadcast_actnorm
-from moglow.flows.base import Bijection, Compose, Inverse, State
+from moglow.flows.base import Bijection, Compose, Inverse, State, StatefulBijection
 from moglow.flows.conditioners import CouplingNet, GRUNet, LSTMNet, MLPNet, make_net
 from moglow.flows.coupling import Coupling
 from moglow.flows.distributions import BaseDistribution, StandardNormal, StudentT, make_base
@@ -10,7 +10,7 @@ from moglow.flows.transforms import (AdditiveTransform, AffineTransform, Transfo
                                      get_transform, register_transform)
 
 __all__ = [
-    "Bijection", "Compose", "Inverse", "State",
+    "Bijection", "StatefulBijection", "Compose", "Inverse", "State",
     "ActNorm", "all_initialized", "broadcast_actnorm", "LULinear",
     "TransformFamily", "AffineTransform", "AdditiveTransform", "get_transform", "register_transform",
     "available_transforms",

@@ -58,7 +58,20 @@ class Bijection(nn.Module):
         return False
 
 
-class Compose(Bijection):
+class StatefulBijection(Bijection):
+    """A bijection written once, in its stateful form: subclasses implement
+    ``forward_stateful`` / ``inverse_stateful``; the plain methods run them from fresh state."""
+
+    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        z, logdet, _ = self.forward_stateful(x, cond, None)
+        return z, logdet
+
+    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        x, logdet, _ = self.inverse_stateful(z, cond, None)
+        return x, logdet
+
+
+class Compose(StatefulBijection):
     """Bijections applied in order: ``forward`` runs parts first to last, ``inverse`` last to
     first. The recurrent state of a Compose is a tuple with one entry per part (``None`` as a
     whole means "fresh state for every part")."""
@@ -75,14 +88,6 @@ class Compose(Bijection):
 
     def _states(self, state: State) -> list:
         return [None] * len(self.parts) if state is None else list(state)
-
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        z, logdet, _ = self.forward_stateful(x, cond, None)
-        return z, logdet
-
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        x, logdet, _ = self.inverse_stateful(z, cond, None)
-        return x, logdet
 
     def forward_stateful(self, x, cond, state):
         states = self._states(state)

@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from moglow.flows.base import Bijection, State
+from moglow.flows.base import State, StatefulBijection
 from moglow.flows.conditioners import make_net
 from moglow.flows.transforms import TransformFamily, get_transform
 
 
-class Coupling(Bijection):
+class Coupling(StatefulBijection):
     """Vector coupling on the last axis.
 
     Args:
@@ -129,14 +129,6 @@ class Coupling(Bijection):
         params, state = self._params(z1, cond, state, cond_proj)
         x2, logdet = self.transform.inverse(z2, params)
         return self.merge(z1, x2), logdet, state
-
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        z, logdet, _ = self.forward_stateful(x, cond, None)
-        return z, logdet
-
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        x, logdet, _ = self.inverse_stateful(z, cond, None)
-        return x, logdet
 
 
 def _match_condition(cond: Tensor, x: Tensor, features: int) -> Tensor:

@@ -64,7 +64,9 @@ class AffineTransform(TransformFamily):
     def num_params(self, dim: int) -> int:
         return 2 * dim
 
-    def _shift_logscale(self, params: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
+    def shift_logscale(self, params: Tensor, d: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``params (..., 2d)`` -> shift ``b``, scale ``s`` and ``log s``, each ``(..., d)``
+        (public: McMoGlow's matrix family uses it for its diagonal)."""
         if params.shape[-1] != 2 * d:
             raise ValueError(f"AffineTransform: expected {2 * d} params for {d} features, got {params.shape[-1]}")
         b, h = params[..., :d], params[..., d:]
@@ -76,11 +78,11 @@ class AffineTransform(TransformFamily):
         return b, torch.exp(h), h
 
     def forward(self, x2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
-        b, s, log_s = self._shift_logscale(params, x2.shape[-1])
+        b, s, log_s = self.shift_logscale(params, x2.shape[-1])
         return (x2 + b) * s, log_s.sum(-1)
 
     def inverse(self, y2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
-        b, s, log_s = self._shift_logscale(params, y2.shape[-1])
+        b, s, log_s = self.shift_logscale(params, y2.shape[-1])
         return y2 / s - b, -log_s.sum(-1)
 
 
