@@ -42,6 +42,9 @@ from baselines.images.teacher import entropy_bits, freeze, sample_with_density, 
 from baselines.images.train import TrainConfig, load_checkpoint_model  # noqa: E402
 
 PARADIGMS = ["nll", "gan", "hybrid"]
+#: run name -> (paradigm, spectral norm in the discriminator); the *_sn runs with --spectral-norm-runs
+RUNS = {"nll": ("nll", False), "gan": ("gan", False), "hybrid": ("hybrid", False),
+        "gan_sn": ("gan", True), "hybrid_sn": ("hybrid", True)}
 
 
 SCALE = "sigmoid"  # the affine coupling's scale; set from --scale in main()
@@ -69,21 +72,23 @@ def stage_paradigms(a) -> None:
                                         "fid_lenet_train_vs_test": fid.distance(data.train[:n], data.test),
                                         "n": n})
     log(f"floor: {json.loads((out / 'floor.json').read_text())}")
-    for par in PARADIGMS:
-        folder = out / par
+    names = PARADIGMS + (["gan_sn", "hybrid_sn"] if a.spectral_norm_runs else [])
+    for name in names:
+        par, sn = RUNS[name]
+        folder = out / name
         if (folder / "metrics.json").exists():
-            log(f"{par}: done")
+            log(f"{name}: done")
             continue
         cfg = TrainConfig(paradigm=par, steps=a.max_steps, batch_size=a.batch_size, eval_every=a.eval_every,
                           eval_size=500, nll_weight=a.nll_weight, checkpoint_every=25,
-                          lr=a.lr if par == "nll" else a.gan_lr)
+                          lr=a.lr if par == "nll" else a.gan_lr, disc_spectral_norm=sn)
         model = new_model(model_cfg(data, a.size), seed=0)
         hist = run_training(folder, model, data.train, data.test, cfg, max_seconds=a.minutes * 60, progress=False,
-                            on_eval=lambda e, p=par: log(f"{p} {e}"))
+                            on_eval=lambda e, p=name: log(f"{p} {e}"))
         m = evaluate_model(model, data, fid, folder)
         m.update(steps=hist[-1]["step"], train_seconds=hist[-1]["seconds"])
         write_json(folder / "metrics.json", m)
-        log(f"{par}: {m}")
+        log(f"{name}: {m}")
 
 
 # ------------------------------------------------------------------ synthetic
@@ -185,7 +190,7 @@ def stage_report(a) -> None:
         lines += [f"### Paradigms on `{a.paradigm_data}`", "",
                   "| training | steps | training time (min) | parameters | test bits/dim | FID-LeNet |",
                   "|---|---|---|---|---|---|"]
-        for par in PARADIGMS:
+        for par in RUNS:
             m = _read(pd / par / "metrics.json")
             if m:
                 summary[f"paradigm_{par}"] = m
@@ -198,7 +203,7 @@ def stage_report(a) -> None:
                   f"{floor['n']} samples vs the {floor['n']} test images.", ""]
         summary["floor"] = floor
         fig, ax = plt.subplots(1, 1, figsize=(5, 3.5))
-        for par in PARADIGMS:
+        for par in RUNS:
             h = _read(pd / par / "history.json")
             if h:
                 ax.plot([e["step"] for e in h], [e["test_bpd"] for e in h], label=par)
@@ -310,6 +315,9 @@ def main() -> int:
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--student-eval-every", type=int, default=50)
     p.add_argument("--nll-weight", type=float, default=0.1)
+    p.add_argument("--spectral-norm-runs", action="store_true",
+                   help="paradigms: also train GAN and hybrid against a spectrally normalised discriminator "
+                        "(gan_sn, hybrid_sn)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of NLL training")
     p.add_argument("--gan-lr", type=float, default=2e-4, help="generator learning rate of GAN/hybrid training")
     p.add_argument("--disc-warmup", type=int, default=100,

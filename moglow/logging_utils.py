@@ -27,7 +27,11 @@ from typing import Iterable
 from moglow.units import nats_to_bits
 
 COLUMNS = ["step", "train_nats_per_frame_dropout", "train_bits_per_frame_dropout", "val_nats_per_frame",
-           "val_bits_per_frame", "lr", "grad_norm", "skipped_steps", "rollbacks", "wall_time_s", "steps_per_s"]
+           "val_bits_per_frame", "lr", "grad_norm", "skipped_steps", "rollbacks", "wall_time_s", "steps_per_s",
+           "cond_max", "cond_median", "offdiag_row_l1_max"]
+#: McMoGlow's coupling-matrix statistics (:func:`mcmoglow.conditioning.model_condition_stats`), logged with
+#: each validation of a ``coupling: matrix`` model; empty for other models
+CONDITION_COLUMNS = ("cond_max", "cond_median", "offdiag_row_l1_max")
 
 
 def _cell(v) -> str:
@@ -58,8 +62,9 @@ class CSVLog:
 
     def write(self, *, step: int, train_nats: float | None, val_nats: float | None, lr: float,
               grad_norm: float | None, skipped_steps: int, rollbacks: int, wall_time_s: float,
-              steps_per_s: float | None) -> dict:
-        """Append one row (bits are derived from nats) and flush it to disk."""
+              steps_per_s: float | None, condition: dict[str, float] | None = None) -> dict:
+        """Append one row (bits are derived from nats) and flush it to disk; ``condition``: the
+        :data:`CONDITION_COLUMNS` of a McMoGlow model at a validation step."""
         row = {
             "step": step,
             "train_nats_per_frame_dropout": train_nats,
@@ -68,6 +73,7 @@ class CSVLog:
             "val_bits_per_frame": None if val_nats is None else float(nats_to_bits(val_nats)),
             "lr": lr, "grad_norm": grad_norm, "skipped_steps": skipped_steps, "rollbacks": rollbacks,
             "wall_time_s": wall_time_s, "steps_per_s": steps_per_s,
+            **{k: (condition or {}).get(k) for k in CONDITION_COLUMNS},
         }
         with open(self.path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=COLUMNS).writerow({k: _cell(v) for k, v in row.items()})
@@ -116,6 +122,7 @@ class TensorBoardLog:
             "val/bits_per_frame": "val_bits_per_frame",
             "opt/lr": "lr", "opt/grad_norm": "grad_norm", "opt/skipped_steps": "skipped_steps",
             "opt/rollbacks": "rollbacks", "speed/steps_per_s": "steps_per_s",
+            **{f"mcmoglow/{k}": k for k in CONDITION_COLUMNS},
         }
         for tag, key in names.items():
             v = row.get(key)

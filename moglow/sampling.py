@@ -13,9 +13,11 @@ Two ways in:
   generator (tested).
 
 Conventions: poses and control inside the model are normalised with the training scalers
-(:class:`SamplingMeta`); the *context* of the first generated frame is ``tau`` poses, by default
-the mean pose (0 after normalising: what data dropout trains the model to accept), or a take's
-own first ``tau`` frames for ``bvh:`` paths. Temperature scales the latent (0: ``z = 0``, the
+(:class:`SamplingMeta`); the *context* of the first generated frame is ``tau`` poses: a take's own
+first ``tau`` frames for ``bvh:`` paths; for other paths, by default, a window of real training
+motion matched to the path's starting velocity (:mod:`moglow.start_bank`, stored in the
+checkpoint), or the mean pose (0 after normalising: what data dropout trains the model to
+accept; ``start="mean"``, and checkpoints without a bank). Temperature scales the latent (0: ``z = 0``, the
 deterministic mean path of the latent).
 
 Speed: :func:`optimise_for_sampling` puts the model in eval mode, runs the LSTM couplings
@@ -56,9 +58,13 @@ from data_pipeline.features import (ROTATIONS, FeatureDefinition, integrate_cont
                                     reconstruct_world_positions)
 from data_pipeline.scaler import Scaler
 from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
+from moglow.start_bank import StartBank
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
-           "sample_controls", "sample_path", "style_indices", "PRECISIONS"]
+           "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]
+
+#: how a built-in path's context is chosen (:func:`sample_path`)
+STARTS = ("auto", "bank", "mean")
 
 
 # ============================================================================ metadata
@@ -73,6 +79,8 @@ class SamplingMeta:
         data_config: the data config of training (frame rate, heading smoothing, ...).
         profile: the skeleton profile (needed for ``bvh:`` paths), or None.
         style_names: style labels (index = style id).
+        start_bank: real context windows of the training data (:mod:`moglow.start_bank`), or
+            None (checkpoints from before it existed).
     """
 
     feature_def: FeatureDefinition
@@ -81,6 +89,7 @@ class SamplingMeta:
     data_config: DataConfig
     profile: Any = None
     style_names: list[str] = field(default_factory=list)
+    start_bank: Optional[StartBank] = None
 
     @property
     def fps(self) -> float:
@@ -106,8 +115,9 @@ class SamplingMeta:
         profile = data.get("profile")
         if isinstance(profile, dict):
             profile = from_dict(SkeletonProfile, profile, "profile")
+        bank = StartBank.from_dict(data["start_bank"]) if data.get("start_bank") else None
         return cls(fdef, Scaler.from_dict(data["scaler"]), Scaler.from_dict(data["control_scaler"]), cfg, profile,
-                   list(data.get("style_names") or []))
+                   list(data.get("style_names") or []), bank)
 
     @classmethod
     def from_prepared(cls, data: Any) -> "SamplingMeta":
@@ -234,6 +244,7 @@ class Samples:
         path: the path spec (label).
         style: the style name or id, if any.
         ground_truth: (T, M, 3) metres: the take the path came from (``bvh:`` paths), else None.
+        context: where the ``tau`` context poses came from (for reports).
     """
 
     poses: np.ndarray
@@ -245,6 +256,7 @@ class Samples:
     path: str = ""
     style: Optional[str | int] = None
     ground_truth: Optional[np.ndarray] = None
+    context: str = ""
 
     @property
     def num(self) -> int:
@@ -319,20 +331,41 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
 
 def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, temperature: float = 1.0,
                 seed: Optional[int] = 0, style: str | int | None = None, progress: bool = False,
-                precision: str = "fp32") -> Samples:
+                precision: str = "fp32", start: str = "auto") -> Samples:
     """Draw ``num`` samples along a :class:`moglow.paths.Trajectory` (in one batch).
 
-    The first ``tau`` frames of the trajectory are the context (the mean pose, or a ``bvh:``
-    take's own poses); frames ``tau … F - lookahead - 1`` are generated. ``precision``: as
-    for :func:`generate_poses`.
+    The first ``tau`` frames of the trajectory are the context; frames ``tau … F - lookahead - 1``
+    are generated. ``precision``: as for :func:`generate_poses`.
+
+    ``start`` chooses the context of paths without poses of their own (``bvh:`` paths always
+    start from the take's first ``tau`` frames): ``"bank"`` real training windows matched to
+    the path's velocity over its first ``tau`` frames (:meth:`StartBank.match`; sample ``i``
+    gets the ``i``-th nearest; the context frames keep the window's own control, which the
+    generated frames never integrate), ``"mean"`` the mean pose, ``"auto"`` the bank when the
+    checkpoint has one, else the mean pose.
     """
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {', '.join(STARTS)}; got {start!r}")
     tau = model.tau
-    context = None
+    context, control, label = None, trajectory.control(), "mean pose"
     if trajectory.poses is not None:
-        context = trajectory.poses[:tau]
-    samples = sample_controls(model, meta, trajectory.control(), num, temperature, seed, context, style,
+        context, label = trajectory.poses[:tau], "the take's first tau frames"
+    elif start == "bank" or (start == "auto" and meta.start_bank is not None):
+        bank = meta.start_bank
+        if bank is None:
+            raise ValueError("this checkpoint has no start bank (trained before it existed); use start='mean'")
+        if bank.tau != tau:
+            raise ValueError(f"the start bank holds {bank.tau}-frame windows but the model's tau is {tau}")
+        idx = bank.match(control[:tau], num)
+        context = bank.poses[idx]
+        control = np.repeat(control[None], num, axis=0)
+        control[:, :tau] = bank.control[idx]
+        names = list(dict.fromkeys(bank.sources[i] for i in idx)) if bank.sources else []
+        label = "real training windows" + (f" from {', '.join(names[:4])}" + (", ..." if len(names) > 4 else "")
+                                           if names else "")
+    samples = sample_controls(model, meta, control, num, temperature, seed, context, style,
                               start=trajectory.start(tau), progress=progress, precision=precision)
-    samples.path = trajectory.name
+    samples.path, samples.context = trajectory.name, label
     if trajectory.ground_truth is not None:
         samples.ground_truth = trajectory.ground_truth[tau: tau + samples.num_frames]
     return samples

@@ -44,6 +44,7 @@ from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
 from moglow.checkpoint import CheckpointError, data_metadata, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
+from moglow.start_bank import StartBank
 
 
 class TrainingDiverged(RuntimeError):
@@ -151,6 +152,18 @@ def _dataset_kwargs(data: Any) -> dict:
     return kw
 
 
+def start_bank_for(data: Any, tau: int, seed: int = 0) -> dict | None:
+    """The checkpoint's :class:`moglow.start_bank.StartBank` of training windows (plain data), or
+    None when the data has no un-normalised training feature sequences long enough."""
+    seqs = (getattr(data, "splits", None) or {}).get("train") or []
+    if getattr(data, "normalised", False) or not seqs or not all(hasattr(s, "fps") for s in seqs):
+        return None
+    try:
+        return StartBank.from_sequences(seqs, tau, seed=seed).to_dict()
+    except ValueError:
+        return None
+
+
 class _LogProb(nn.Module):
     """The module DDP and torch.compile wrap: ``batch -> model.log_prob(batch)`` (B, T) nats."""
 
@@ -220,6 +233,7 @@ class Trainer:
                                           weight_decay=tc.weight_decay)
         self.schedule = LRSchedule(tc)
         self.data_meta = data_metadata(data)
+        self.data_meta["start_bank"] = start_bank_for(data, cfg.model.tau, tc.seed)
 
         self.step = 0
         self.skipped_steps = 0
@@ -442,7 +456,20 @@ class Trainer:
         # the log restarts at the checkpoint; later rows of the failed attempt are dropped
         self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=self.step) if self.dist.is_main else None
 
-    def _log_row(self, val: float | None, rate: float | None) -> dict | None:
+    def condition_stats(self) -> dict[str, float]:
+        """McMoGlow's coupling-matrix condition numbers on the first validation batch (main
+        process; :func:`mcmoglow.conditioning.model_condition_stats`); {} for other couplings."""
+        idx = self.val_indices()
+        if self.cfg.model.coupling != "matrix" or not idx or not self.dist.is_main:
+            return {}
+        from mcmoglow.conditioning import model_condition_stats
+
+        vbs = self.cfg.train.val_batch_size or self.cfg.train.batch_size
+        batch = self._to_device(self._collate([self.val_ds[i] for i in idx[:vbs]]))
+        with torch.no_grad():
+            return model_condition_stats(self.model, batch)
+
+    def _log_row(self, val: float | None, rate: float | None, condition: dict | None = None) -> dict | None:
         t = torch.tensor([self.meter.loss_sum, self.meter.loss_n, self.meter.gnorm_sum, self.meter.gnorm_n],
                          dtype=torch.float64, device=self.device)
         D.all_reduce_sum(t, self.dist)
@@ -455,7 +482,7 @@ class Trainer:
             return None
         row = self.csv.write(step=self.step, train_nats=train, val_nats=val, lr=self.schedule(max(self.step - 1, 0)),
                              grad_norm=gnorm, skipped_steps=self.skipped_steps, rollbacks=self.rollbacks,
-                             wall_time_s=self.wall_time, steps_per_s=rate)
+                             wall_time_s=self.wall_time, steps_per_s=rate, condition=condition)
         if self.tb is not None:
             self.tb.write(row)
         if self.verbose:
@@ -520,7 +547,7 @@ class Trainer:
                         if val is not None:
                             self.last_val = val
                         rate = self.meter.steps / self.meter.time if self.meter.time > 0 else None
-                        self._log_row(val, rate)
+                        self._log_row(val, rate, self.condition_stats() if val is not None else None)
                         if val is not None and (self.best_val is None or val < self.best_val):
                             self.best_val = val
                             self.save("best.pt")

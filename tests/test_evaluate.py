@@ -189,3 +189,30 @@ def test_frechet_rows_compare_like_with_like():
     three = [f + rng.normal(scale=0.1, size=f.shape) for f in real for _ in range(3)]
     _frechet_rows(rows, real, three, EvaluationConfig())
     assert rows[GENERATED]["frechet_windows"] == rows[REFERENCE]["frechet_windows"] == 30 + 40
+
+
+def test_split_evaluates_exactly_the_checkpoints_own_test_files(walks, checkpoint, tmp_path, capsys):
+    from moglow.checkpoint import load_checkpoint
+    from moglow.cli import main
+
+    root, files = walks
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    splits = ["train", "test", "val", "test", "train"]
+    (prepared / "manifest.json").write_text(json.dumps({"data_dir": str(root), "files": [
+        {"path": f.name, "split": s} for f, s in zip(files, splits)]}))
+    ckpt = load_checkpoint(checkpoint / "latest.pt")
+    rc = main(["evaluate", "--checkpoint", str(checkpoint / "latest.pt"), "--split", "test", "--no-progress",
+               "--out", str(tmp_path / "none")])
+    assert rc == 1 and "no prepared-data folder" in capsys.readouterr().err
+    ckpt["data"]["prepared_dir"] = str(prepared)
+    save_checkpoint(ckpt, tmp_path / "run" / "latest.pt")
+    out = tmp_path / "ev"
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--split", "test", "--max-seconds", "2",
+               "--num-samples", "1", "--device", "cpu", "--out", str(out), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    info = json.loads((out / "evaluation.json").read_text())["info"]
+    assert info["split"] == "test" and info["files"] == 2 and info["data_dir"] == str(root)
+    assert "'test' split" in (out / "evaluation.md").read_text()
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "run"), "--no-progress"])
+    assert rc == 1 and "--split test" in capsys.readouterr().err

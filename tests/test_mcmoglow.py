@@ -262,3 +262,25 @@ def test_training_keeps_matrices_well_conditioned_and_beats_elementwise_on_corre
     s = c.transform.factors(params.double(), d)[1]
     assert (cond <= d * (s.amax(-1) / s.amin(-1)) * mixing_condition_bound(d)).all()
     assert cond.max() > 1.5  # it did learn to mix
+
+
+def test_trainer_logs_condition_numbers_of_matrix_couplings_only(tmp_path):
+    import dataclasses
+
+    from moglow.logging_utils import read_csv
+    from moglow.train import Trainer
+    from train_testutils import SyntheticData, tiny_config
+
+    for coupling in ("matrix", "affine"):
+        cfg = tiny_config(steps=6, val_every=3)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, coupling=coupling))
+        Trainer(cfg, SyntheticData(), tmp_path / coupling, progress=False).fit()
+        rows = read_csv(tmp_path / coupling / "losses.csv")
+        val_rows = [r for r in rows if r["val_nats_per_frame"]]
+        assert len(val_rows) == 2
+        for r in rows:
+            if coupling == "matrix" and r in val_rows:
+                assert 1.0 <= float(r["cond_median"]) <= float(r["cond_max"]) < 1e4
+                assert 0.0 <= float(r["offdiag_row_l1_max"]) <= 1.0
+            else:
+                assert r["cond_max"] == r["cond_median"] == r["offdiag_row_l1_max"] == ""

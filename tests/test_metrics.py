@@ -18,6 +18,30 @@ from moglow.evaluation.frechet import (feature_scale, frechet_between, frechet_d
 FPS = 20.0
 
 
+# ============================================================================ gait
+def _ankles(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    pos = np.zeros((len(left), 2, 3))
+    pos[:, 0, 1], pos[:, 1, 1] = left, right
+    return pos
+
+
+def test_gait_cycle_tells_stepping_from_gliding_and_jitter():
+    t = np.arange(200) / FPS
+    rng = np.random.default_rng(0)
+    lift = lambda s: 0.1 + 0.07 * np.maximum(0.0, s * np.sin(2 * np.pi * t / 1.1))  # noqa: E731
+    walk = M.gait_cycle(_ankles(lift(1), lift(-1)), (0, 1), FPS)
+    assert walk["periodicity"] > 0.9 and walk["stride_period_s"] == pytest.approx(1.1, abs=0.05)
+    assert walk["left_right_correlation"] < -0.3 and walk["height_range_cm"] == pytest.approx(7.0, abs=0.1)
+    assert walk["high_frequency_share"] < 0.02
+    glide = M.gait_cycle(_ankles(0.1 + 0.003 * rng.normal(size=200), 0.1 + 0.003 * rng.normal(size=200)), (0, 1), FPS)
+    assert glide["periodicity"] < 0.5 and glide["height_range_cm"] < 3.0
+    assert glide["high_frequency_share"] > 0.4  # white noise: half its power is above fps/4 = 5 Hz... and 4 Hz
+    shuffle = M.gait_cycle(_ankles(lift(1) + 0.02 * rng.normal(size=200), lift(-1) + 0.02 * rng.normal(size=200)),
+                           (0, 1), FPS)
+    assert walk["high_frequency_share"] < shuffle["high_frequency_share"] and shuffle["periodicity"] < walk["periodicity"]
+    assert M.gait_cycle(_ankles(lift(1)[:15], lift(-1)[:15]), (0, 1), FPS) is None  # shorter than 2 x 0.4 s
+
+
 # ============================================================================ Mean
 def test_means_combine_weighted_by_count():
     m = M.Mean.of(np.array([1.0, 3.0])) + M.Mean.of(np.array([10.0]))
@@ -205,6 +229,10 @@ def test_reference_row_is_sensible_on_real_bandai_namco_walks():
     assert row["penetration_fraction"] < 0.02
     assert row["bone_length_cv_mean"] < 1e-4  # a BVH skeleton is rigid
     assert 20.0 < row["jerk_m_s3"] < 1000.0
+    # a walk is a periodic, alternating, smooth stepping of the ankles
+    assert row["gait_periodicity"] > 0.85 and row["gait_left_right_correlation"] < -0.3
+    assert 0.8 < row["gait_stride_period_s"] < 1.6 and 8.0 < row["gait_height_range_cm"] < 30.0
+    assert row["gait_high_frequency_share"] < 0.02
     assert row["path_error_cm"] < 0.01 and row["heading_error_deg"] < 0.01
     assert row["diversity_cm"] is None
     assert row["frechet_distance"] is not None and row["frechet_distance"] >= 0

@@ -181,6 +181,8 @@ def test_cli_prepares_raw_bvh_trains_and_resumes(tmp_path, bandai_namco_dir):
     assert len(list((tmp_path / "cache").iterdir())) == 1  # prepared once, reused
     ckpt = load_checkpoint(tmp_path / "b" / "best.pt")
     assert ckpt["data"]["skeleton"]["names"][0] and ckpt["data"]["feature_def"] and ckpt["data"]["scaler"]["mean"]
+    bank = ckpt["data"]["start_bank"]  # real training windows for sampling's context, tau frames each
+    assert bank["poses"].shape[1:] == (10, ckpt["data"]["pose_dim"]) and len(bank["sources"]) == len(bank["poses"])
 
 
 def test_nan_weights_are_never_saved_and_lead_to_a_rollback(tmp_path, monkeypatch):

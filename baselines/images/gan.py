@@ -27,16 +27,21 @@ class Discriminator(nn.Module):
 
     Args:
         shape: ``(C, H, W)`` of the images. width: channels of the first conv (the second has twice).
+        spectral_norm: divide every layer's weight by its largest singular value (Miyato et al.
+            2018, ``torch.nn.utils.parametrizations.spectral_norm``): a 1-Lipschitz-per-layer
+            discriminator that cannot win by growing its logits, the usual cure for a
+            discriminator that overpowers its generator.
     """
 
-    def __init__(self, shape: tuple[int, int, int], width: int = 32):
+    def __init__(self, shape: tuple[int, int, int], width: int = 32, spectral_norm: bool = False):
         super().__init__()
         c = shape[0]
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         self.net = nn.Sequential(
-            nn.Conv2d(c, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, 1))
+            sn(nn.Conv2d(c, width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(2 * width, 2 * width, 3, padding=1)), nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), sn(nn.Linear(2 * width, 1)))
 
     def forward(self, u: Tensor) -> Tensor:
         """``u (B, C, H, W)`` scaled images in about ``[0, 1]`` -> ``(B,)`` logits (real = high)."""

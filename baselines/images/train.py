@@ -46,6 +46,7 @@ class TrainConfig:
         lr: Adam learning rate of the flow; disc_lr: of the discriminator.
         nll_weight: λ of the hybrid loss (ignored otherwise).
         disc_width: channels of the discriminator's first conv.
+        disc_spectral_norm: spectral normalisation of the discriminator's layers.
         grad_clip: max gradient norm of the flow (0: none).
         eval_every: steps between evaluations (train/test bits/dim on ``eval_size`` images).
         eval_size: images of each split used for the periodic evaluations.
@@ -62,6 +63,7 @@ class TrainConfig:
     disc_lr: float = 2e-4
     nll_weight: float = 0.1
     disc_width: int = 32
+    disc_spectral_norm: bool = False
     grad_clip: float = 50.0
     eval_every: int = 100
     eval_size: int = 500
@@ -104,7 +106,8 @@ def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cf
     from tqdm import tqdm
 
     g = torch.Generator().manual_seed(cfg.seed)
-    disc = Discriminator(model.cfg.shape, cfg.disc_width) if cfg.paradigm != "nll" else None
+    disc = (Discriminator(model.cfg.shape, cfg.disc_width, cfg.disc_spectral_norm) if cfg.paradigm != "nll"
+            else None)
     opt = torch.optim.Adam(model.parameters(), cfg.lr, betas=(0.5, 0.999) if disc else (0.9, 0.999))
     d_opt = torch.optim.Adam(disc.parameters(), cfg.disc_lr, betas=(0.5, 0.999)) if disc else None
     step, history, elapsed = 0, [], 0.0

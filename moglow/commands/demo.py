@@ -63,7 +63,7 @@ class DemoPlan:
     video_height: int = 360
 
 
-NORMAL = DemoPlan()
+NORMAL = DemoPlan(steps=2000)  # tiny_cpu's own 5,000 steps are for real mocap; the procedural takes need fewer
 FAST = DemoPlan(
     takes=8, take_seconds=10.0, steps=24,
     overrides={"model.num_steps": 2, "model.hidden": 16, "train.batch_size": 8, "train.seq_len": 10,

@@ -11,8 +11,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, metavar="RUN",
                         help="checkpoint .pt or run folder (best.pt, else latest.pt); leave out with --profile "
                              "to score the mocap alone")
-    parser.add_argument("--data", type=Path, required=True, metavar="HELD_OUT_BVH_DIR",
-                        help="folder of held-out BVH files, prepared with the checkpoint's own pipeline")
+    parser.add_argument("--data", type=Path, metavar="HELD_OUT_BVH_DIR",
+                        help="folder of held-out BVH files, prepared with the checkpoint's own pipeline "
+                             "(with --split: default the checkpoint's own data folder)")
+    parser.add_argument("--split", choices=["test", "val", "train"],
+                        help="only the files of this split of the checkpoint's own prepared data (its manifest); "
+                             "'test' files were never trained on nor used to pick best.pt")
     parser.add_argument("--num-samples", type=int, help="motions generated per held-out path (config: num_samples)")
     parser.add_argument("--temperature", type=float, help="latent temperature (config: temperature)")
     parser.add_argument("--seed", type=int, help="seed of the latents (config: seed)")
@@ -48,12 +52,17 @@ def run(args: argparse.Namespace) -> int:
         cfg.validate()
         progress = not args.no_progress
         if args.checkpoint is not None:
-            result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress)
+            if args.data is None and args.split is None:
+                raise ValueError("give --data HELD_OUT_BVH_DIR or --split test")
+            result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
+                                         split=args.split)
             ckpt = args.checkpoint
             out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
         elif args.profile:
             from data_pipeline.config import DataConfig
 
+            if args.data is None or args.split is not None:
+                raise ValueError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
             result = evaluate_reference(args.data, args.profile, DataConfig(fps=args.fps), cfg, progress=progress)
             out = args.out or Path("evaluation")
         else:

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--disc-lr", type=float, default=2e-4)
+    t.add_argument("--disc-spectral-norm", action="store_true",
+                   help="spectral normalisation of the discriminator's layers (GAN / hybrid)")
     t.add_argument("--nll-weight", type=float, default=0.1, help="hybrid: weight of bits/dim in the generator loss")
     t.add_argument("--eval-every", type=int, default=100)
     t.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes; 0 = no limit")
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: D103
             model.load_state_dict(init.state_dict())
         tcfg = TrainConfig(paradigm=args.paradigm, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                            disc_lr=args.disc_lr, nll_weight=args.nll_weight, eval_every=args.eval_every,
-                           seed=args.seed)
+                           seed=args.seed, disc_spectral_norm=args.disc_spectral_norm)
         write_json(args.out / "run.json", {"data": args.data, "test_fraction": args.test_fraction,
                                            "split_seed": args.split_seed, "model": mcfg.to_dict(),
                                            "train": vars(tcfg), "init": str(args.init) if args.init else None})

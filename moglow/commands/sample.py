@@ -8,8 +8,8 @@ HELP = "generate motion along a path from a trained checkpoint; write one BVH pe
 PATH_HELP = ("path spec: line:speed=1.5 | circle:radius=3,speed=1.2 | figure8:size=4,speed=1.0 | "
              "stop-and-go:speed=1.2,period=4 | sidestep:speed=0.8 | backwards:speed=0.8 | random:seed=3,speed=1.2 | "
              "a .csv/.json of waypoints (x,z[,t][,heading]) or velocities (vx,vz[,t]) | bvh:TAKE.bvh "
-             "(re-synthesise a take; its first tau frames are the context). Other paths start from tau frames "
-             "of the mean pose")
+             "(re-synthesise a take; its first tau frames are the context). Other paths start from real "
+             "training motion matched to the path's starting velocity (see --start)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="latent scale; 0 gives the deterministic mean path (z = 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
+    parser.add_argument("--start", choices=["auto", "bank", "mean"], default="auto",
+                        help="context of paths other than bvh: 'bank': tau frames of real training motion whose "
+                             "velocity matches the path's first tau frames (stored in the checkpoint; sample i gets "
+                             "the i-th nearest window); 'mean': the mean pose (a small model may glide without "
+                             "stepping from it); 'auto': bank when the checkpoint has one, else mean")
     parser.add_argument("--style", default=None, help="style name or id (models with a style embedding)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--prefix", default="sample", help="file name prefix of the BVH files")
@@ -82,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
                         f"tau + lookahead = {extra}")
         t0 = time.perf_counter()
         samples = sample_path(model, meta, trajectory, num=args.num, temperature=args.temperature, seed=args.seed,
-                              style=args.style, progress=not args.no_progress, precision=args.precision)
+                              style=args.style, progress=not args.no_progress, precision=args.precision,
+                              start=args.start)
         seconds_taken = time.perf_counter() - t0
         info = {"checkpoint": str(args.checkpoint), "step": ckpt.get("step"), "path": args.path,
                 "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
                 "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
-                "context": "take's first tau frames" if trajectory.poses is not None else "mean pose",
+                "context": samples.context,
                 "generation_seconds": round(seconds_taken, 3),
                 "generated_frames_per_second": round(samples.num * samples.num_frames / seconds_taken, 1)}
         report = export_samples(samples, meta.feature_def, args.out, prefix=args.prefix, bvh=not args.no_bvh,

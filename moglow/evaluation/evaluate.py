@@ -109,6 +109,13 @@ class JointRoles:
     hips: tuple[int, int] | None
     shoulders: tuple[int, int] | None
 
+    @property
+    def ankles(self) -> tuple[int, int] | None:
+        """(left, right) ankle joints: the first of each half of ``feet`` (profiles list the left
+        foot's joints, then the right's, ankle first); None for an odd count."""
+        k = len(self.feet)
+        return (self.feet[0], self.feet[k // 2]) if k >= 2 and k % 2 == 0 else None
+
     @classmethod
     def of(cls, feature_def: FeatureDefinition, profile: SkeletonProfile) -> "JointRoles":
         files = list(feature_def.file_joints)
@@ -128,15 +135,44 @@ class JointRoles:
 
 
 # ============================================================================ held-out data
-def list_files(data_dir: str | Path, pattern: str = "*.bvh", max_files: int | None = None) -> list[Path]:
-    """Files matching ``pattern`` in ``data_dir`` (``**`` recurses), sorted, at most ``max_files``."""
+def list_files(data_dir: str | Path, pattern: str = "*.bvh", max_files: int | None = None,
+               only: Sequence[Path] | None = None) -> list[Path]:
+    """Files matching ``pattern`` in ``data_dir`` (``**`` recurses), sorted, at most ``max_files``;
+    with ``only``, just those of them that are in ``only`` (e.g. :func:`split_files`)."""
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"held-out data folder not found: {root}")
     files = sorted(p for p in root.glob(pattern) if p.is_file())
+    if only is not None:
+        keep = {Path(f).resolve() for f in only}
+        files = [f for f in files if f.resolve() in keep]
     if not files:
-        raise FileNotFoundError(f"no files matching {pattern!r} in {root}")
+        raise FileNotFoundError(f"no files matching {pattern!r} in {root}" + (" in the chosen split" if only else ""))
     return files[:max_files] if max_files else files
+
+
+def split_files(ckpt: dict, split: str) -> tuple[Path, list[Path]]:
+    """The files of one split (``"train"``, ``"val"``, ``"test"``) of the data a checkpoint was
+    trained on: (the raw data folder, its files), from the prepared data's ``manifest.json``.
+
+    Raises:
+        EvaluationError: the checkpoint records no prepared folder, or its manifest is gone.
+    """
+    prepared = (ckpt.get("data") or {}).get("prepared_dir")
+    if not prepared:
+        raise EvaluationError("this checkpoint records no prepared-data folder, so its splits are unknown; "
+                              "give the held-out folder with --data instead")
+    manifest = Path(prepared) / "manifest.json"
+    if not manifest.is_file():
+        raise EvaluationError(f"{manifest} is gone (prepared cache cleared?); prepare the data again with the "
+                              "run's config, or give the held-out folder with --data")
+    man = json.loads(manifest.read_text())
+    root = Path(man["data_dir"])
+    files = [root / f["path"] for f in man["files"] if f.get("split") == split]
+    if not files:
+        raise EvaluationError(f"the checkpoint's data has no {split!r} files (splits: "
+                              f"{sorted({f.get('split') for f in man['files']})})")
+    return root, files
 
 
 def load_heldout(files: Sequence[Path], pipeline: Pipeline, max_seconds: float | None = None,
@@ -357,6 +393,7 @@ def row_metrics(takes: Sequence[RowInputs], roles: JointRoles, fps: float, cfg: 
     fc = cfg.feet
     skate, pen, jerk, div, perr, herr, speed = {}, {}, M.Mean(), M.Mean(), M.Mean(), M.Mean(), M.Mean()
     per_joint = [M.Mean() for _ in roles.feet]
+    gait: dict[str, M.Mean] = {}
     cvs: list[np.ndarray] = []
     feats: list[np.ndarray] = []
     window = max(2, int(round(cfg.frechet.window_s * fps)))
@@ -377,6 +414,9 @@ def row_metrics(takes: Sequence[RowInputs], roles: JointRoles, fps: float, cfg: 
                 pen[k] = pen.get(k, M.Mean()) + v
             cvs.append(M.bone_length_cv(pos, roles.parents, cfg.bone_min_length))
             jerk = jerk + M.mean_jerk(pos, fps)
+            cycle = M.gait_cycle(pos, roles.ankles, fps) if roles.ankles is not None else None
+            for k, v in (cycle or {}).items():
+                gait[k] = gait.get(k, M.Mean()) + M.Mean(v, 1.0)
             root_xz = pos[:, roles.root][:, [0, 2]]
             perr = perr + M.path_error(root_xz, take.path_xz[a:])
             speed = speed + M.Mean.of(np.linalg.norm(np.diff(root_xz, axis=0), axis=-1) * fps)
@@ -399,6 +439,7 @@ def row_metrics(takes: Sequence[RowInputs], roles: JointRoles, fps: float, cfg: 
         "bone_length_cv": {roles.names[j]: (None if not np.isfinite(c) else float(c)) for j, c in enumerate(cv)
                            if roles.parents[j] >= 0},
         "jerk_m_s3": jerk.value,
+        **{f"gait_{k}": m.value for k, m in gait.items()},
         "diversity_cm": div.value,
         "path_error_cm": perr.value,
         "heading_error_deg": herr.value,
@@ -452,6 +493,11 @@ METRICS: list[tuple[str, str, str, str]] = [
     ("penetration_fraction", "frames penetrating the floor", "fraction", "lower"),
     ("bone_length_cv_mean", "bone-length CV (mean over bones)", "ratio", "lower (mocap: 0)"),
     ("jerk_m_s3", "jerk", "m/s³", "close to mocap"),
+    ("gait_periodicity", "gait periodicity (ankle height)", "autocorr.", "close to mocap (~1)"),
+    ("gait_stride_period_s", "stride period", "s", "close to mocap"),
+    ("gait_left_right_correlation", "left/right ankle height correlation", "corr.", "close to mocap (< 0)"),
+    ("gait_height_range_cm", "ankle height range", "cm", "close to mocap"),
+    ("gait_high_frequency_share", "ankle height power above 4 Hz", "fraction", "lower (jitter)"),
     ("diversity_cm", "diversity (same path)", "cm", "higher, if quality holds"),
     ("frechet_distance", "Fréchet distance to mocap", "std²", "lower"),
     ("path_error_cm", "root path error", "cm", "lower (~0 by construction)"),
@@ -489,7 +535,8 @@ def format_table(result: EvaluationResult) -> str:
     lines = [f"## Evaluation: {info.get('checkpoint') or 'mocap only'}", ""]
     after = (f"; metrics over the frames after the first {info['context_frames']} (the generator's context)"
              if info.get("context_frames") else "")
-    lines.append(f"Held-out data: {info['data_dir']} ({info['files']} files, {info['fps']:g} fps, "
+    split = f", the checkpoint's {info['split']!r} split" if info.get("split") else ""
+    lines.append(f"Held-out data: {info['data_dir']}{split} ({info['files']} files, {info['fps']:g} fps, "
                  f"profile {info['profile']}){after}.")
     if result.nll is not None:
         n = result.nll
@@ -560,14 +607,17 @@ def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats
         rows[GENERATED]["frechet_windows"] = int(g.shape[0])
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, cfg: EvaluationConfig | None = None,
+def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg: EvaluationConfig | None = None,
                         device: str | torch.device = "auto", progress: bool = True,
-                        log: Callable[[str], None] | None = None) -> EvaluationResult:
+                        log: Callable[[str], None] | None = None, split: str | None = None) -> EvaluationResult:
     """Evaluate a checkpoint on a folder of held-out BVH files (see the module docstring).
 
     Args:
         checkpoint: a ``.pt`` file or a run folder (``best.pt``, else ``latest.pt``).
-        data_dir: the held-out BVH folder (``cfg.pattern`` selects files).
+        data_dir: the held-out BVH folder (``cfg.pattern`` selects files); None with ``split``:
+            the checkpoint's own data folder.
+        split: ``"test"`` (or ``"val"``, ``"train"``): only the files of that split of the
+            checkpoint's own prepared data (:func:`split_files`).
         cfg: settings (default: ``configs/evaluation.yaml``'s defaults).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: tqdm bars. log: one-line messages (default: print when ``progress``).
@@ -583,7 +633,13 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, cfg: Evalu
     model, ckpt = load_model(checkpoint, map_location=dev)
     optimise_for_sampling(model)  # eval mode, no gradients, faster per-frame products
     pipeline = Pipeline.from_checkpoint(ckpt)
-    files = list_files(data_dir, cfg.pattern, cfg.max_files)
+    only = None
+    if split is not None:
+        root, only = split_files(ckpt, split)
+        data_dir = data_dir or root
+    if data_dir is None:
+        raise EvaluationError("give a held-out folder, or a split of the checkpoint's own data")
+    files = list_files(data_dir, cfg.pattern, cfg.max_files, only)
     overlap = training_overlap(ckpt, files)
     if overlap:
         warnings.warn(f"{len(overlap)} of the {len(files)} 'held-out' files were training files of this "
@@ -616,7 +672,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, cfg: Evalu
 
     info = {
         "checkpoint": str(checkpoint), "step": ckpt.get("step"), "data_dir": str(data_dir), "files": len(seqs),
-        "fps": pipeline.fps, "profile": pipeline.profile.name, "representation": fdef.representation,
+        "split": split, "fps": pipeline.fps, "profile": pipeline.profile.name, "representation": fdef.representation,
         "context_frames": tau, "lookahead": la, "num_samples": cfg.num_samples, "temperature": cfg.temperature,
         "seed": cfg.seed, "device": str(dev), "training_overlap": len(overlap),
         "data_hash": (ckpt.get("data") or {}).get("data_hash"), "config": to_dict(cfg),
