@@ -45,9 +45,10 @@ done
 # truth in panel 0, so their first sample is panel 1): 8 frames every 0.2 s, and 8 frames 0.1 s apart
 for n in line_T0 line_T1.0 line_mean_T0 runline_T1.0 circle_T1.0 figure8_T1.0 bvh_walk_T1.0 bvh_run_T1.0; do
   x=0; case $n in bvh_*) x=360;; esac
-  ffmpeg -loglevel error -y -ss 3 -i $R/$n.mp4 -frames:v 1 $R/${n}_t3.png
-  ffmpeg -loglevel error -y -ss 4 -t 1.6 -i $R/$n.mp4 -vf "fps=5,crop=360:400:$x:40,scale=180:200,tile=8x1" -frames:v 1 $R/strip_$n.png
-  ffmpeg -loglevel error -y -ss 4 -t 0.8 -i $R/$n.mp4 -vf "fps=10,crop=360:400:$x:40,scale=180:200,tile=8x1" -frames:v 1 $R/consec_$n.png
+  a=3; b=4; case $n in bvh_run_*) a=1.5; b=0.6;; esac   # the run take lasts ~3 s
+  ffmpeg -loglevel error -y -ss $a -i $R/$n.mp4 -frames:v 1 $R/${n}_t3.png
+  ffmpeg -loglevel error -y -ss $b -t 1.6 -i $R/$n.mp4 -vf "fps=5,crop=360:400:$x:40,scale=180:200,tile=8x1" -frames:v 1 $R/strip_$n.png
+  ffmpeg -loglevel error -y -ss $b -t 0.8 -i $R/$n.mp4 -vf "fps=10,crop=360:400:$x:40,scale=180:200,tile=8x1" -frames:v 1 $R/consec_$n.png
 done
 
 # ---------------------------------------------------------------- 4. moglow evaluate on held-out takes
