@@ -19,7 +19,10 @@ Usage (CPU, in the background)::
 
     nohup python experiments/images_results.py --stage paradigms > outputs/images/paradigms.log 2>&1 &
     nohup python experiments/images_results.py --stage synthetic > outputs/images/synthetic.log 2>&1 &
-    python experiments/images_results.py --stage report
+    nohup python experiments/images_results.py --stage synthetic --synthetic-data mnist --teacher-minutes 10 \
+        --student-minutes 8 > outputs/images/synthetic_mnist.log 2>&1 &
+    nohup python experiments/images_results.py --stage paradigms --spectral-norm-runs > outputs/images/sn.log 2>&1 &
+    python experiments/images_results.py --stage report      # every synthetic dataset that has been run
 """
 from __future__ import annotations
 
@@ -177,6 +180,11 @@ def _read(p: Path):
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def _read_run(folder: Path):
+    """(metrics, history) of a finished run folder (None for a missing file)."""
+    return _read(folder / "metrics.json"), _read(folder / "history.json")
+
+
 def stage_report(a) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -211,84 +219,83 @@ def stage_report(a) -> None:
         ax.set_title(f"{a.paradigm_data}: test bits/dim during training")
         fig.tight_layout(); fig.savefig(a.out / "paradigms_curves.png", dpi=110); plt.close(fig)
         shutil.copy(a.out / "paradigms_curves.png", a.docs / "paradigms_curves.png")
-    sd = a.out / f"synthetic_{a.synthetic_data}"
-    syn = _read(sd / "synthetic.json")
-    if syn:
-        h = syn["teacher_entropy_bpd"]
-        summary["synthetic"] = syn
-        tm = _read(sd / "teacher" / "metrics.json")
-        sdata = load_images(a.synthetic_data, 0.2, 0)
-        fid_path = a.out / f"fid_lenet_{a.synthetic_data}.pt"
-        floor_s = None
-        if fid_path.exists():
-            from baselines.images.fid import FIDLeNet
-            fs = FIDLeNet.load(fid_path)
-            nn_ = len(sdata.test)
-            floor_s = fs.distance(sdata.train[:nn_], sdata.test)
-            syn["fid_lenet_floor_real"] = floor_s
-        lines += [f"### Teacher (`{a.synthetic_data}`, fitted by NLL, then frozen)", "",
-                  f"{tm['parameters']} parameters, {tm['steps']} steps ({tm['train_seconds'] / 60:.1f} min): "
-                  f"test bits/dim on the real held-out images {tm['test_bpd']:.3f}; FID-LeNet of {tm['samples']} "
-                  f"samples vs the real test images {tm['fid_lenet']:.2f}"
-                  + (f" (floor, real train vs real test: {floor_s:.2f})." if floor_s is not None else "."), ""]
-        lines += [f"### Students of a known-density teacher (`{a.synthetic_data}`)", "",
-                  f"Teacher entropy (best achievable): {h:.4f} ± {syn['teacher_entropy_se']:.4f} bits/dim "
-                  f"({syn['val_size']} samples); training set: {syn['train_size']} teacher samples "
-                  f"(their mean teacher bits/dim {syn['teacher_train_set_bpd']:.4f}); draws dropped: "
-                  f"{syn['dropped_draws']}.", "",
-                  "| student | parameters | steps | final train bits/dim | final val bits/dim | best val (step) "
-                  "| val − entropy (final) | best val − entropy |", "|---|---|---|---|---|---|---|---|"]
-        fig, ax = plt.subplots(1, 1, figsize=(6, 4))
-        for i, name in enumerate(student_configs(model_cfg(sdata, a.teacher_size))):
-            m = _read(sd / "students" / name / "metrics.json")
-            hist = _read(sd / "students" / name / "history.json")
-            if not (m and hist):
-                continue
-            summary[f"student_{name}"] = m
-            f, b = m["final"], m["best_val"]
-            lines.append(f"| {name} | {m['parameters']} | {f['step']} | {f['train_bpd']:.4f} | {f['test_bpd']:.4f} | "
-                         f"{b['test_bpd']:.4f} ({b['step']}) | {m['val_gap_to_entropy_final']:+.4f} | "
-                         f"{m['val_gap_to_entropy_best']:+.4f} |")
-            col = f"C{i}"
-            st = [e["step"] for e in hist][1:]
-            ax.plot(st, [e["train_bpd"] for e in hist][1:], "--", color=col)
-            ax.plot(st, [e["test_bpd"] for e in hist][1:], "-", color=col, label=name)
-        ax.axhline(h, color="k", lw=1, label="teacher entropy")
-        ax.set_xlabel("step"); ax.set_ylabel("bits/dim (dashed: train, solid: val)"); ax.legend(fontsize=8)
-        lo = h - 0.15
-        ax.set_ylim(lo, h + 0.6)
-        ax.set_title("students of a known teacher")
-        fig.tight_layout(); fig.savefig(a.out / "students_curves.png", dpi=110); plt.close(fig)
-        shutil.copy(a.out / "students_curves.png", a.docs / "students_curves.png")
-        lines += ["", "### Training from the teacher's weights (on its samples)", "",
-                  f"FID-LeNet teacher samples vs teacher samples ({syn['fid_n']} each): "
-                  f"{syn['fid_lenet_teacher_vs_teacher']:.3f}.", "",
-                  "| objective | steps | val bits/dim start → end | val − entropy (end) | FID-LeNet start → end |",
-                  "|---|---|---|---|---|"]
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-        for par in ("gan", "nll"):
-            m = _read(sd / f"{par}_from_teacher" / "metrics.json")
-            hist = _read(sd / f"{par}_from_teacher" / "history.json")
-            if not (m and hist):
-                continue
-            summary[f"{par}_from_teacher"] = m
-            i, f = m["initial"], m["final"]
-            lines.append(f"| {par} | {f['step']} | {i['test_bpd']:.4f} → {f['test_bpd']:.4f} | "
-                         f"{m['val_gap_to_entropy_final']:+.4f} | {i.get('fid_lenet', float('nan')):.3f} → "
-                         f"{f.get('fid_lenet', float('nan')):.3f} |")
-            st = [e["step"] for e in hist]
-            axes[0].plot(st, [e["test_bpd"] for e in hist], label=par)
-            axes[1].plot(st, [e.get("fid_lenet", float("nan")) for e in hist], label=par)
-        axes[0].axhline(h, color="k", lw=1, label="teacher entropy")
-        axes[0].set_ylabel("val bits/dim"); axes[1].set_ylabel("FID-LeNet vs teacher samples")
-        for ax in axes:
-            ax.set_xlabel("step"); ax.legend(fontsize=8)
-        axes[1].axhline(syn["fid_lenet_teacher_vs_teacher"], color="k", lw=1)
-        fig.suptitle("starting at the teacher's weights (the Nash equilibrium)")
-        fig.tight_layout(); fig.savefig(a.out / "from_teacher.png", dpi=110); plt.close(fig)
-        shutil.copy(a.out / "from_teacher.png", a.docs / "from_teacher.png")
-        if (sd / "teacher" / "samples.png").exists():
-            shutil.copy(sd / "teacher" / "samples.png", a.docs / f"{a.synthetic_data}_teacher_samples.png")
+    for synthetic_data in ("digits", "mnist"):
+        sd = a.out / f"synthetic_{synthetic_data}"
+        syn = _read(sd / "synthetic.json")
+        if syn:
+            h = syn["teacher_entropy_bpd"]
+            summary[f"synthetic_{synthetic_data}"] = syn
+            tm = _read(sd / "teacher" / "metrics.json")
+            sdata = load_images(synthetic_data, 0.2, 0)
+            fid_path = a.out / f"fid_lenet_{synthetic_data}.pt"
+            floor_s = None
+            if fid_path.exists():
+                from baselines.images.fid import FIDLeNet
+                fs = FIDLeNet.load(fid_path)
+                nn_ = len(sdata.test)
+                floor_s = fs.distance(sdata.train[:nn_], sdata.test)
+                syn["fid_lenet_floor_real"] = floor_s
+            lines += [f"### Teacher (`{synthetic_data}`, fitted by NLL, then frozen)", "",
+                      f"{tm['parameters']} parameters, {tm['steps']} steps ({tm['train_seconds'] / 60:.1f} min): "
+                      f"test bits/dim on the real held-out images {tm['test_bpd']:.3f}; FID-LeNet of {tm['samples']} "
+                      f"samples vs the real test images {tm['fid_lenet']:.2f}"
+                      + (f" (floor, real train vs real test: {floor_s:.2f})." if floor_s is not None else "."), ""]
+            lines += [f"### Students of a known-density teacher (`{synthetic_data}`)", "",
+                      f"Teacher entropy (best achievable): {h:.4f} ± {syn['teacher_entropy_se']:.4f} bits/dim "
+                      f"({syn['val_size']} samples); training set: {syn['train_size']} teacher samples "
+                      f"(their mean teacher bits/dim {syn['teacher_train_set_bpd']:.4f}); draws dropped: "
+                      f"{syn['dropped_draws']}.", "",
+                      "| student | parameters | steps | final train bits/dim | final val bits/dim | best val (step) "
+                      "| val − entropy (final) | best val − entropy |", "|---|---|---|---|---|---|---|---|"]
+            fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+            for i, name in enumerate(student_configs(model_cfg(sdata, a.teacher_size))):
+                m, hist = _read_run(sd / "students" / name)
+                if not (m and hist):
+                    continue
+                summary[f"{synthetic_data}_student_{name}"] = m
+                f, b = m["final"], m["best_val"]
+                lines.append(f"| {name} | {m['parameters']} | {f['step']} | {f['train_bpd']:.4f} | {f['test_bpd']:.4f} | "
+                             f"{b['test_bpd']:.4f} ({b['step']}) | {m['val_gap_to_entropy_final']:+.4f} | "
+                             f"{m['val_gap_to_entropy_best']:+.4f} |")
+                col = f"C{i}"
+                st = [e["step"] for e in hist][1:]
+                ax.plot(st, [e["train_bpd"] for e in hist][1:], "--", color=col)
+                ax.plot(st, [e["test_bpd"] for e in hist][1:], "-", color=col, label=name)
+            ax.axhline(h, color="k", lw=1, label="teacher entropy")
+            ax.set_xlabel("step"); ax.set_ylabel("bits/dim (dashed: train, solid: val)"); ax.legend(fontsize=8)
+            lo = h - 0.15
+            ax.set_ylim(lo, h + 0.6)
+            ax.set_title("students of a known teacher")
+            fig.tight_layout(); fig.savefig(a.out / f"students_curves_{synthetic_data}.png", dpi=110); plt.close(fig)
+            shutil.copy(a.out / f"students_curves_{synthetic_data}.png", a.docs / f"students_curves_{synthetic_data}.png")
+            lines += ["", "### Training from the teacher's weights (on its samples)", "",
+                      f"FID-LeNet teacher samples vs teacher samples ({syn['fid_n']} each): "
+                      f"{syn['fid_lenet_teacher_vs_teacher']:.3f}.", "",
+                      "| objective | steps | val bits/dim start → end | val − entropy (end) | FID-LeNet start → end |",
+                      "|---|---|---|---|---|"]
+            fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+            for par in ("gan", "nll"):
+                m, hist = _read_run(sd / f"{par}_from_teacher")
+                if not (m and hist):
+                    continue
+                summary[f"{synthetic_data}_{par}_from_teacher"] = m
+                i, f = m["initial"], m["final"]
+                lines.append(f"| {par} | {f['step']} | {i['test_bpd']:.4f} → {f['test_bpd']:.4f} | "
+                             f"{m['val_gap_to_entropy_final']:+.4f} | {i.get('fid_lenet', float('nan')):.3f} → "
+                             f"{f.get('fid_lenet', float('nan')):.3f} |")
+                st = [e["step"] for e in hist]
+                axes[0].plot(st, [e["test_bpd"] for e in hist], label=par)
+                axes[1].plot(st, [e.get("fid_lenet", float("nan")) for e in hist], label=par)
+            axes[0].axhline(h, color="k", lw=1, label="teacher entropy")
+            axes[0].set_ylabel("val bits/dim"); axes[1].set_ylabel("FID-LeNet vs teacher samples")
+            for ax in axes:
+                ax.set_xlabel("step"); ax.legend(fontsize=8)
+            axes[1].axhline(syn["fid_lenet_teacher_vs_teacher"], color="k", lw=1)
+            fig.suptitle("starting at the teacher's weights (the Nash equilibrium)")
+            fig.tight_layout(); fig.savefig(a.out / f"from_teacher_{synthetic_data}.png", dpi=110); plt.close(fig)
+            shutil.copy(a.out / f"from_teacher_{synthetic_data}.png", a.docs / f"from_teacher_{synthetic_data}.png")
+            if (sd / "teacher" / "samples.png").exists():
+                shutil.copy(sd / "teacher" / "samples.png", a.docs / f"{synthetic_data}_teacher_samples.png")
     (a.out / "results.md").write_text("\n".join(lines) + "\n")
     write_json(a.out / "results.json", summary)
     print("\n".join(lines))

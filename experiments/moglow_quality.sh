@@ -4,21 +4,26 @@
 # render, compute per-clip numbers, run `moglow evaluate`, draw the figures of docs/results_moglow.md.
 #
 # Run from the repository root:   bash experiments/moglow_quality.sh
-# Everything goes to outputs/quality/ (git-ignored) except the two figures in docs/img/.
-# Training is skipped when outputs/quality/tiny/best.pt already exists (delete it to retrain).
-# Needs ffmpeg and an off-screen OpenGL (EGL or OSMesa) for the renders. ~25 min on 2 shared CPU cores.
+# The larger CPU model (docs/results_moglow.md, "small_cpu"):
+#   CONFIG=configs/small_cpu.yaml Q=outputs/quality_small RUN=outputs/quality_small/run FIGURES=0 \
+#       bash experiments/moglow_quality.sh
+# Everything goes to $Q (default outputs/quality/, git-ignored) except the three figures in docs/img/.
+# Training is skipped when $RUN/best.pt already exists (delete it to retrain).
+# Needs ffmpeg and an off-screen OpenGL (EGL or OSMesa) for the renders. ~25 min on 2 CPU cores (tiny_cpu; small_cpu ~45 min).
 set -euo pipefail
 export OMP_NUM_THREADS=1
 DATA=${DATA:-../shared/mocap/bandai-namco/dataset-2}
-Q=outputs/quality
-RUN=$Q/tiny
+CONFIG=${CONFIG:-configs/tiny_cpu.yaml}
+Q=${Q:-outputs/quality}
+RUN=${RUN:-$Q/tiny}
+FIGURES=${FIGURES:-1}   # 1: redraw docs/img/moglow_*.png from this run
 S=$Q/samples
 R=$Q/render
 mkdir -p "$Q" "$S" "$R" docs/img
 
 # ---------------------------------------------------------------- 1. train (~8 min on one quiet core)
 if [ ! -f "$RUN/best.pt" ]; then
-  moglow train --config configs/tiny_cpu.yaml --out "$RUN" --no-progress 2>&1 | tee "$Q/train.log"
+  moglow train --config "$CONFIG" --out "$RUN" --threads 1 --no-progress 2>&1 | tee "$Q/train.log"
 fi
 
 WALK=dataset-2_walk_normal_013.bvh   # both in the test split
@@ -63,6 +68,7 @@ done
 python experiments/clip_numbers.py "$RUN" $S $Q/numbers.json | tee $Q/numbers.md
 
 # ---------------------------------------------------------------- 6. figures for docs/results_moglow.md
+if [ "$FIGURES" = 1 ]; then
 python - "$RUN" "$R" <<'EOF'
 import csv, sys
 from pathlib import Path
@@ -120,3 +126,4 @@ Image.open("/tmp/moglow_strips_rgb.png").convert("RGB").quantize(colors=128).sav
 for f in ("docs/img/moglow_nll_curve.png", "docs/img/moglow_frames.png", "docs/img/moglow_strips.png"):
     print(f, Path(f).stat().st_size // 1024, "KiB")
 EOF
+fi

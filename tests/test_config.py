@@ -1,6 +1,8 @@
 """Experiment configs: the shipped files load, hold the published settings, and reject typos."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -12,12 +14,20 @@ from moglow.config import ExperimentConfig, experiment_from_dict, experiment_to_
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["locomotion_paper", "locomotion_preferred", "tiny_cpu"])
+@pytest.mark.parametrize("name", ["locomotion_paper", "locomotion_preferred", "tiny_cpu", "small_cpu",
+                                  "tiny_cpu_mcmoglow"])
 def test_shipped_configs_load_and_round_trip(name):
     cfg = load_experiment(CONFIGS / f"{name}.yaml")
     assert isinstance(cfg, ExperimentConfig) and cfg.name == name
     assert experiment_from_dict(experiment_to_dict(cfg)) == cfg
     yaml.safe_dump(experiment_to_dict(cfg))  # plain data, writable as YAML
+
+
+def test_small_cpu_is_tiny_cpu_with_a_larger_model_only():
+    tiny, small = load_experiment(CONFIGS / "tiny_cpu.yaml"), load_experiment(CONFIGS / "small_cpu.yaml")
+    assert (small.model.num_steps, small.model.hidden) == (8, 128)
+    assert small.data == tiny.data and small.train == tiny.train
+    assert dataclasses.replace(small.model, num_steps=4, hidden=64) == tiny.model
 
 
 def test_paper_config_holds_the_published_settings():

@@ -212,3 +212,15 @@ def test_loader_workers_do_not_change_the_losses(tmp_path):
     Trainer(tiny_config(steps=4, num_workers=2), data, tmp_path / "w2", progress=False).fit()
     a, b = read_csv(tmp_path / "w0" / "losses.csv"), read_csv(tmp_path / "w2" / "losses.csv")
     assert _losses(a, "train_nats_per_frame_dropout") == _losses(b, "train_nats_per_frame_dropout")
+
+
+def test_torch_compile_option_trains_to_the_same_losses(tmp_path):
+    """``train.compile: true`` wraps the loss in torch.compile (inductor on the CPU here): same
+    losses as eager up to float32 rounding of the fused kernels."""
+    losses = {}
+    for c in (False, True):
+        Trainer(tiny_config(steps=4, compile=c), SyntheticData(), tmp_path / str(c), progress=False).fit()
+        losses[c] = _losses(read_csv(tmp_path / str(c) / "losses.csv"), "train_nats_per_frame_dropout")
+    assert [s for s, _ in losses[True]] == [s for s, _ in losses[False]] and len(losses[True]) == 2
+    for (_, a), (_, b) in zip(losses[True], losses[False]):
+        assert float(a) == pytest.approx(float(b), rel=1e-4)
