@@ -289,7 +289,7 @@ def stage_report(a) -> None:
             axes[0].axhline(h, color="k", lw=1, label="teacher entropy")
             axes[0].set_ylabel("val bits/dim"); axes[1].set_ylabel("FID-LeNet vs teacher samples")
             for ax in axes:
-                ax.set_xlabel("step"); ax.legend(fontsize=8)
+                ax.set_xlabel("step"); ax.set_yscale("log"); ax.legend(fontsize=8)
             axes[1].axhline(syn["fid_lenet_teacher_vs_teacher"], color="k", lw=1)
             fig.suptitle("starting at the teacher's weights (the Nash equilibrium)")
             fig.tight_layout(); fig.savefig(a.out / f"from_teacher_{synthetic_data}.png", dpi=110); plt.close(fig)
@@ -308,7 +308,7 @@ def main() -> int:
     p.add_argument("--docs", type=Path, default=REPO / "docs" / "results_images")
     p.add_argument("--paradigm-data", choices=["mnist", "digits"], default="mnist")
     p.add_argument("--synthetic-data", choices=["mnist", "digits"], default="digits")
-    p.add_argument("--size", default="tiny", help="model size of the paradigm runs")
+    p.add_argument("--size", default="small", help="model size of the paradigm runs")
     p.add_argument("--teacher-size", default="small")
     p.add_argument("--minutes", type=float, default=12.0, help="training-time budget per paradigm run")
     p.add_argument("--teacher-minutes", type=float, default=6.0)
