@@ -13,7 +13,9 @@ with ``weights_only=True``, on any device):
     sampler       the batch order's state (:class:`moglow.batches.StepBatchOrder`)
     data          what is needed to use the model without the training data: pose and
                   control dims, style names, scalers, skeleton, profile, feature
-                  definition, data hash and the prepared-data folder (:func:`data_metadata`)
+                  definition, data hash and the prepared-data folder (:func:`data_metadata`),
+                  and ``start_bank``: real training context windows for sampling
+                  (:mod:`moglow.start_bank`; None for data without feature sequences)
     trainer       counters (skipped steps, rollbacks, best validation NLL, wall time, ...)
 
 Writing goes to a temporary file in the target's folder, is flushed and fsynced, then
