@@ -17,8 +17,8 @@ Conventions: poses and control inside the model are normalised with the training
 first ``tau`` frames for ``bvh:`` paths; for other paths, by default, a window of real training
 motion matched to the path's starting velocity (:mod:`moglow.start_bank`, stored in the
 checkpoint), or the mean pose (0 after normalising: what data dropout trains the model to
-accept; ``start="mean"``, and checkpoints without a bank). Temperature scales the latent (0: ``z = 0``, the
-deterministic mean path of the latent).
+accept; ``start="mean"``, and checkpoints without a bank). Temperature scales the latent
+(0: ``z = 0``, the deterministic mean path of the latent).
 
 Speed: :func:`optimise_for_sampling` puts the model in eval mode, runs the LSTM couplings
 step by step and stores every linear weight column-major, which lets BLAS run the per-frame
