@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from moglow.checkpoint import load_checkpoint
 from moglow.evaluation import metrics as M
 from moglow.evaluation.evaluate import Pipeline, load_heldout, split_files, world_positions
 
@@ -41,7 +41,7 @@ def clip_numbers(pos: np.ndarray, joints: list[str], fps: float, skip_s: float) 
 
 
 def main(run: Path, samples: Path, out: Path) -> None:
-    ckpt = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(run / "best.pt")
     pipe = Pipeline.from_checkpoint(ckpt)
     rows = []
     seqs, fdef = load_heldout(sorted(split_files(ckpt, "test")[1]), pipe, progress=False)

@@ -31,7 +31,8 @@ import torch
 
 __all__ = ["StartBank", "window_velocity"]
 
-#: a turn rate of this many radians per second counts as much as 1 m/s of velocity when matching
+#: weight of the turn rate when matching (metres per radian): 1 rad/s counts as 1/π m/s, so a
+#: half turn per second weighs as much as 1 m/s of speed
 TURN_WEIGHT_M_PER_RAD = 1.0 / np.pi
 
 
@@ -144,6 +145,10 @@ class StartBank:
 
     @classmethod
     def from_dict(cls, d: dict) -> "StartBank":
-        arr = lambda v: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v)  # noqa: E731
-        return cls(arr(d["poses"]).astype(np.float32), arr(d["control"]).astype(np.float32),
-                   arr(d["velocity"]).astype(np.float64), float(d["fps"]), list(d.get("sources") or []))
+        """Inverse of :meth:`to_dict` (tensors or array-likes)."""
+        return cls(_array(d["poses"], np.float32), _array(d["control"], np.float32),
+                   _array(d["velocity"], np.float64), float(d["fps"]), list(d.get("sources") or []))
+
+
+def _array(v: Any, dtype) -> np.ndarray:
+    return (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v)).astype(dtype)
