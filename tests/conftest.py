@@ -18,14 +18,28 @@ CMU_BVH = Path("/usr/share/assimp/models/BVH")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def require(ok: bool, what: str) -> None:
+    """The one rule for a missing prerequisite: skip locally, fail when ``CI=true``."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: every prerequisite must be there)")
+    pytest.skip(what)
+
+
+def require_module(*names: str, extra: str = "dev") -> None:
+    """Require importable modules (checked without importing them); ``extra``: the setup.py extra
+    that installs them."""
+    import importlib.util
+
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    require(not missing, f"not installed: {', '.join(missing)} (pip install -e '.[{extra}]')")
+
+
 def require_path(path: Path, what: str) -> Path:
     """Return ``path`` if it exists; otherwise skip (locally) or fail (in CI)."""
-    if path.exists():
-        return path
-    message = f"{what} not found at {path}"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: real-data tests must run)")
-    pytest.skip(message)
+    require(path.exists(), f"{what} not found at {path}")
+    return path
 
 
 @pytest.fixture

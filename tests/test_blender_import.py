@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_path
+from conftest import require, require_path
 from data_pipeline.bvh import read_bvh, write_bvh
 from data_pipeline.ik import positions_to_motion
 from data_pipeline.kinematics import forward_kinematics
@@ -23,8 +23,12 @@ from data_pipeline.profiles import load_profile
 from sampling_testutils import BANDAI_WALK
 
 BLENDER = shutil.which("blender")
-pytestmark = pytest.mark.skipif(BLENDER is None, reason="Debian's blender is not installed "
-                                "(apt-get install -y --no-install-recommends blender)")
+
+
+@pytest.fixture(autouse=True)
+def _blender_installed() -> None:
+    require(BLENDER is not None,
+            "Debian's blender is not installed (apt-get install -y --no-install-recommends blender)")
 
 # Runs inside Blender. Debian's Blender 3.4 uses Python 3.11, whose open() rejects the BVH
 # importer's mode 'rU' (removed in 3.11); the importer module's `open` is wrapped to drop the 'U'.

@@ -13,14 +13,13 @@ import pytest
 
 from data_pipeline.bvh import BVHError, format_bvh, parse_bvh, read_bvh, read_bvh_folder, write_bvh
 from data_pipeline.skeleton import VALID_CHANNELS, Motion, Skeleton
-from conftest import IN_CI
+from conftest import require_module
 
 
 def import_bvh_converter() -> ModuleType:
     """The reference implementation (pip bvh-converter, a dev dependency): skip if missing, fail in CI."""
-    if IN_CI:
-        return importlib.import_module("bvh_converter.bvhplayer_skeleton")
-    return pytest.importorskip("bvh_converter.bvhplayer_skeleton")
+    require_module("bvh_converter")
+    return importlib.import_module("bvh_converter.bvhplayer_skeleton")
 
 CHAIN = """HIERARCHY
 ROOT Hips

@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from conftest import require
 from moglow.checkpoint import load_checkpoint
 from moglow.distributed import DistInfo
 from moglow.train import Trainer
@@ -38,9 +39,9 @@ def _worker(rank: int, rendezvous: str, run_dir: str, steps: int) -> None:
         dist.destroy_process_group()
 
 
-@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
 @pytest.mark.parametrize("steps", [2])  # the first step, and a second from the updated state
 def test_ddp_steps_equal_single_process_steps(tmp_path, steps):
+    require(dist.is_available(), "torch.distributed not available")
     torch.set_num_threads(1)
     single_dir, ddp_dir = tmp_path / "single", tmp_path / "ddp"
     single = Trainer(_config(steps), SyntheticData(), single_dir, device="cpu", progress=False)

@@ -6,19 +6,16 @@ Needs pyrender and ffmpeg for the videos (skips without pyrender unless CI=true)
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import time
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import numpy as np
-import pytest
 
+from conftest import require_module
 from moglow.commands.demo import FAST
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 class _Links(HTMLParser):
@@ -44,11 +41,7 @@ def _run_demo(out) -> int:
 
 def test_demo_fast_writes_every_artefact_and_a_rerun_skips_every_stage(tmp_path, capsys):
     """One test (not two sharing a fixture) so that pytest-xdist never runs the demo twice."""
-    missing = [m for m in ("pyrender", "trimesh", "OpenGL") if importlib.util.find_spec(m) is None]
-    if missing:
-        if IN_CI:
-            pytest.fail(f"{', '.join(missing)} required in CI")
-        pytest.skip(f"not installed: {', '.join(missing)}")
+    require_module("pyrender", "trimesh", "OpenGL", extra="render")
     demo = tmp_path / "demo"
     assert _run_demo(demo) == 0
     _check_artefacts(demo)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import BANDAI_NAMCO, CMU_BVH, require_path
+from conftest import BANDAI_NAMCO, CMU_BVH, require, require_path
 from data_pipeline.bvh import read_bvh
 from data_pipeline.config import DataConfig
 from data_pipeline.features import extract_features, feature_definition
@@ -33,8 +33,7 @@ TAU, SEQ_LEN = 5, 20
 def walks() -> tuple[Path, list[Path]]:
     root = require_path(BANDAI_NAMCO / "dataset-2", "Bandai Namco mocap (dataset-2)")
     files = sorted(root.glob("*_walk_*"))
-    if len(files) < 8:
-        pytest.skip(f"too few walk files in {root}")
+    require(len(files) >= 8, f"too few walk files in {root}")
     return root, files
 
 

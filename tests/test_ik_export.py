@@ -51,6 +51,21 @@ def test_kabsch_matches_scipy_align_vectors():
     np.testing.assert_allclose(kabsch(a, b), rots, atol=1e-10)
 
 
+@pytest.mark.parametrize("n", [1, 2])
+def test_kabsch_returns_proper_rotations_for_one_or_two_vectors(n):
+    """With one or two vectors the correlation matrix is rank-deficient and its SVD may give a
+    reflection (det -1) as often as a rotation: the result must still be a rotation that aligns them."""
+    rng = np.random.default_rng(n)
+    a = rng.normal(size=(500, n, 3))
+    rots = Rotation.random(500, random_state=n).as_matrix()
+    b = np.einsum("kij,knj->kni", rots, a)
+    r = kabsch(a, b)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("kij,kjl->kil", r, np.swapaxes(r, 1, 2)), np.broadcast_to(np.eye(3), r.shape),
+                               atol=1e-9)
+    np.testing.assert_allclose(np.einsum("kij,knj->kni", r, a), b, atol=1e-8)  # exact data: aligned exactly
+
+
 def test_rotation_between_is_the_smallest_turn():
     rng = np.random.default_rng(1)
     u, v = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))

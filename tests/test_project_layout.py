@@ -35,3 +35,12 @@ def test_cli_help_lists_every_subcommand():
         assert re.search(rf"^\s+{re.escape(cmd)}\b", out, re.M), f"{cmd} missing from moglow --help"
         sub = subprocess.run([sys.executable, "-m", "moglow", cmd, "--help"], capture_output=True, text=True)
         assert sub.returncode == 0 and "usage: moglow " + cmd in sub.stdout
+
+
+def test_every_skip_goes_through_the_ci_rule():
+    """A missing prerequisite skips locally and fails with CI=true: tests call conftest's ``require*``
+    helpers, never ``pytest.skip``, ``importorskip`` or ``skipif`` themselves (they would skip in CI)."""
+    pattern = re.compile(r"pytest\.skip\(|importorskip\(|mark\.skipif\(")
+    offenders = [f"{path.name}:{n}" for path in sorted((REPO_ROOT / "tests").glob("*.py")) if path.name != "conftest.py"
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, f"skips that would hide a missing prerequisite in CI: {offenders}"

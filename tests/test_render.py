@@ -16,21 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require, require_module
 from visualize import geometry as geo
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _require_pyrender():
     """Skip (fail in CI) without pyrender. Never import it here: the GL platform must be chosen
     before pyrender/OpenGL is first imported (visualize.gl_platform does that)."""
-    import importlib.util
-
-    missing = [m for m in ("pyrender", "trimesh", "OpenGL") if importlib.util.find_spec(m) is None]
-    if missing:
-        if IN_CI:
-            pytest.fail(f"{', '.join(missing)} required in CI (.ci/install_render_deps.sh)")
-        pytest.skip(f"not installed: {', '.join(missing)}")
+    require_module("pyrender", "trimesh", "OpenGL", extra="render")
 
 
 # --------------------------------------------------------------------------- toy data
@@ -270,6 +264,22 @@ def test_rendered_frame_is_not_blank_and_shows_the_skeleton(walk_frames):
     assert len(np.unique(first.reshape(-1, 3) // 16, axis=0)) > 20
 
 
+def test_rendered_frame_is_upright(walk_frames):
+    """Y is up on screen: plain sky fills the top rows, the checkered floor the bottom rows, and the
+    character stands on the floor (its lowest pixels touch the floor, its top is in the sky)."""
+    first, _ = walk_frames
+    band = first.shape[0] // 5
+    top, bottom = first[:band].astype(float), first[-band:].astype(float)
+    assert top.std(axis=(0, 1)).max() < 8, "the top of the frame should be plain sky"
+    assert bottom.std(axis=(0, 1)).min() > 12, "the bottom of the frame should be the checkered floor"
+    orange = _is_orange(first)
+    rows = np.flatnonzero(orange.any(axis=1))
+    masked = np.ma.masked_array(first.astype(float), np.repeat(orange[..., None], 3, axis=2))
+    sky_rows = np.flatnonzero((masked.std(axis=1).max(axis=1) < 8).filled(True))  # plain rows, character aside
+    horizon = sky_rows.max()
+    assert sky_rows.min() == 0 and rows.min() < horizon < rows.max(), "the character should stand on the floor"
+
+
 def test_first_and_last_frame_of_a_moving_clip_differ(walk_frames):
     first, last = walk_frames
     assert np.abs(first.astype(int) - last.astype(int)).mean() > 2.0
@@ -353,10 +363,8 @@ def test_falls_back_to_osmesa_when_egl_fails():
     import sys
 
     _require_pyrender()
-    if ctypes.util.find_library("OSMesa") is None:
-        if IN_CI:
-            pytest.fail("libOSMesa missing: .ci/install_render_deps.sh installs libosmesa6")
-        pytest.skip("libOSMesa not installed")
+    require(ctypes.util.find_library("OSMesa") is not None,
+            "libOSMesa missing: .ci/install_render_deps.sh installs libosmesa6")
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
     env["EGL_DEVICE_ID"] = "99"
     code = "from visualize.gl_platform import select_platform; print(select_platform().describe())"

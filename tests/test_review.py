@@ -8,10 +8,8 @@ need Debian's ``chromium`` (skip without it, fail when CI=true); rendering needs
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
-import os
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -19,28 +17,20 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 
+from conftest import require, require_module
 from moglow.review import (ReviewError, check_page, find_chromium, find_sample_sets, serve_folder,
                            training_summary, write_review)
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 EVIL = "circle:radius=2<script>alert(1)</script>&x"
 FRAMES, FPS = 16, 20.0
 
 
-def _require(ok: bool, what: str) -> None:
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"{what} (required when CI=true)")
-        pytest.skip(what)
-
-
 def _require_render() -> None:
-    missing = [m for m in ("pyrender", "trimesh", "OpenGL") if importlib.util.find_spec(m) is None]
-    _require(not missing, f"not installed: {', '.join(missing)}")
+    require_module("pyrender", "trimesh", "OpenGL", extra="render")
 
 
 def _require_chromium() -> None:
-    _require(find_chromium() is not None, "chromium not installed (apt-get install -y chromium chromium-driver)")
+    require(find_chromium() is not None, "chromium not installed (apt-get install -y chromium chromium-driver)")
 
 
 # --------------------------------------------------------------------------- a synthetic run folder

@@ -216,11 +216,20 @@ def test_loader_workers_do_not_change_the_losses(tmp_path):
 
 def test_torch_compile_option_trains_to_the_same_losses(tmp_path):
     """``train.compile: true`` wraps the loss in torch.compile (inductor on the CPU here): same
-    losses as eager up to float32 rounding of the fused kernels."""
-    losses = {}
+    losses as eager up to float32 rounding of the fused kernels. The one compile test of the suite:
+    two steps of short windows, since inductor's cold start (~20 s on 2 cores) dominates."""
+    rows = {}
     for c in (False, True):
-        Trainer(tiny_config(steps=4, compile=c), SyntheticData(), tmp_path / str(c), progress=False).fit()
-        losses[c] = _losses(read_csv(tmp_path / str(c) / "losses.csv"), "train_nats_per_frame_dropout")
-    assert [s for s, _ in losses[True]] == [s for s, _ in losses[False]] and len(losses[True]) == 2
-    for (_, a), (_, b) in zip(losses[True], losses[False]):
-        assert float(a) == pytest.approx(float(b), rel=1e-4)
+        cfg = tiny_config(steps=2, seq_len=4, log_every=1, val_every=2, checkpoint_every=2, val_batches=1, compile=c)
+        Trainer(cfg, SyntheticData(), tmp_path / str(c), progress=False).fit()
+        rows[c] = read_csv(tmp_path / str(c) / "losses.csv")
+    assert [r["step"] for r in rows[True]] == [r["step"] for r in rows[False]] == ["1", "2"]
+    # Step 1 runs both on the same parameters: the loss and its gradient agree up to float32 rounding
+    # of the fused kernels (u = 6e-8 per operation, a few hundred deep: well inside 1e-5 relative).
+    first = {c: rows[c][0] for c in rows}
+    for column in ("train_nats_per_frame_dropout", "grad_norm"):
+        assert float(first[True][column]) == pytest.approx(float(first[False][column]), rel=1e-5), column
+    # Adam's first update is ~lr * sign(gradient) per parameter, so a gradient component that rounding
+    # flips moves its parameter by up to 2 lr: after one step the runs differ at the 1e-3 level, no more.
+    second = {c: float(rows[c][1]["train_nats_per_frame_dropout"]) for c in rows}
+    assert second[True] == pytest.approx(second[False], rel=1e-2)
