@@ -28,5 +28,9 @@ setup(
         "baselines": ["scikit-learn>=1.3"],
         "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3"],
     },
-    entry_points={"console_scripts": ["moglow=moglow.cli:main"]},
+    entry_points={
+        "console_scripts": ["moglow=moglow.cli:main"],
+        # transform families plug into the coupling slot by name (moglow.flows.transforms)
+        "moglow.transforms": ["matrix = mcmoglow.transform:make_matrix_transform"],
+    },
 )

@@ -1,7 +1,8 @@
 """McMoGlow: MoGlow with a matrix-valued coupling, ``y2 = A(x1, c) (x2 + b(x1, c))``.
 
-Importing this package registers the ``"matrix"`` transform family, so a MoGlow config
-switches to McMoGlow with one value (``model.coupling: matrix``, ``model.matrix_variant:
+The ``"matrix"`` transform family reaches the core through the ``moglow.transforms``
+entry point that ``setup.py`` declares (the core never imports this package), so a MoGlow
+config switches to McMoGlow with one value (``model.coupling: matrix``, ``model.matrix_variant:
 ldu | lower``). See :mod:`mcmoglow.transform` for the parameterisation, its cost and the
 conditioning bound, and ``mcmoglow/README.md`` for the comparison with MoGlow.
 """

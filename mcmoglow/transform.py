@@ -97,7 +97,7 @@ import torch
 from torch import Tensor
 
 from mcmoglow.triangle import FoldedTriangle
-from moglow.flows.transforms import AffineTransform, TransformFamily, register_transform
+from moglow.flows.transforms import AffineTransform, TransformFamily
 
 VARIANTS = ("ldu", "lower")
 
@@ -154,6 +154,18 @@ class MatrixAffineTransform(TransformFamily):
 
     def extra_repr(self) -> str:
         return f"variant={self.variant!r}, offdiag_bound={self.offdiag_bound}"
+
+    #: logged by the trainer at each validation (:meth:`diagnostics`)
+    diagnostic_names = ("cond_max", "cond_median", "offdiag_row_l1_max")
+
+    @classmethod
+    def diagnostics(cls, model, batch) -> dict[str, float]:
+        """Condition numbers of the model's coupling matrices on ``batch``
+        (:func:`mcmoglow.conditioning.model_condition_stats`), the :attr:`diagnostic_names` of them."""
+        from mcmoglow.conditioning import model_condition_stats
+
+        stats = model_condition_stats(model, batch)
+        return {k: stats[k] for k in cls.diagnostic_names if k in stats}
 
     # ---- layout --------------------------------------------------------------------------
     def num_params(self, dim: int) -> int:
@@ -266,8 +278,6 @@ def make_matrix_transform(variant: str = "ldu", scale: str = "sigmoid", eps: flo
     """Registry factory of ``"matrix"`` (``get_transform("matrix", variant=..., scale=...)``)."""
     return MatrixAffineTransform(variant=variant, scale=scale, eps=eps, clamp=clamp, offdiag_bound=offdiag_bound)
 
-
-register_transform("matrix", make_matrix_transform)
 
 __all__ = ["MatrixAffineTransform", "condition_numbers", "mixing_condition_bound", "num_offdiag",
            "make_matrix_transform", "VARIANTS"]

@@ -198,11 +198,11 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", eval_
         path = path / "best.pt" if (path / "best.pt").exists() else path / "latest.pt"
     ckpt = load_checkpoint(path, map_location)
     from moglow.config import experiment_from_dict
-    from moglow.train import build_model, num_styles_for
+    from moglow.model import build_model
 
     cfg = experiment_from_dict(ckpt["config"])
     data = ckpt["data"]
-    model = build_model(cfg, int(data["pose_dim"]), int(data["control_dim"]), num_styles_for(cfg, data["style_names"]))
+    model = build_model(cfg.model, int(data["pose_dim"]), int(data["control_dim"]), data["style_names"])
     model.load_state_dict(ckpt["model"])
     model.to(map_location)
     model.train(not eval_mode)

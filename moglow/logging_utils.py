@@ -27,11 +27,9 @@ from typing import Iterable
 from moglow.units import nats_to_bits
 
 COLUMNS = ["step", "train_nats_per_frame_dropout", "train_bits_per_frame_dropout", "val_nats_per_frame",
-           "val_bits_per_frame", "lr", "grad_norm", "skipped_steps", "rollbacks", "wall_time_s", "steps_per_s",
-           "cond_max", "cond_median", "offdiag_row_l1_max"]
-#: McMoGlow's coupling-matrix statistics (:func:`mcmoglow.conditioning.model_condition_stats`), logged with
-#: each validation of a ``coupling: matrix`` model; empty for other models
-CONDITION_COLUMNS = ("cond_max", "cond_median", "offdiag_row_l1_max")
+           "val_bits_per_frame", "lr", "grad_norm", "skipped_steps", "rollbacks", "wall_time_s", "steps_per_s"]
+# A model's transform families may add diagnostic columns after these
+# (:attr:`moglow.flows.transforms.TransformFamily.diagnostic_names`), filled at validation steps.
 
 
 def _cell(v) -> str:
@@ -47,24 +45,27 @@ class CSVLog:
         path: the CSV file.
         resume_step: None for a new run (the file is started afresh), else the step of the
             checkpoint the run resumes from (rows with a larger step are removed).
+        extra_columns: diagnostic columns after :data:`COLUMNS` (the model's transform families'
+            ``diagnostic_names``), filled by ``write(diagnostics=...)``.
     """
 
-    def __init__(self, path: str | Path, resume_step: int | None = None) -> None:
+    def __init__(self, path: str | Path, resume_step: int | None = None, extra_columns: Iterable[str] = ()) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.columns = COLUMNS + [c for c in dict.fromkeys(extra_columns) if c not in COLUMNS]
         rows = read_csv(self.path) if resume_step is not None and self.path.exists() else []
         rows = [r for r in rows if int(r["step"]) <= (resume_step or 0)]
         with open(self.path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w = csv.DictWriter(f, fieldnames=self.columns)
             w.writeheader()
             for r in rows:
-                w.writerow({k: r.get(k, "") for k in COLUMNS})
+                w.writerow({k: r.get(k, "") for k in self.columns})
 
     def write(self, *, step: int, train_nats: float | None, val_nats: float | None, lr: float,
               grad_norm: float | None, skipped_steps: int, rollbacks: int, wall_time_s: float,
-              steps_per_s: float | None, condition: dict[str, float] | None = None) -> dict:
-        """Append one row (bits are derived from nats) and flush it to disk; ``condition``: the
-        :data:`CONDITION_COLUMNS` of a McMoGlow model at a validation step."""
+              steps_per_s: float | None, diagnostics: dict[str, float] | None = None) -> dict:
+        """Append one row (bits are derived from nats) and flush it to disk; ``diagnostics``: the
+        transform families' numbers at a validation step (keys among ``extra_columns``)."""
         row = {
             "step": step,
             "train_nats_per_frame_dropout": train_nats,
@@ -73,10 +74,10 @@ class CSVLog:
             "val_bits_per_frame": None if val_nats is None else float(nats_to_bits(val_nats)),
             "lr": lr, "grad_norm": grad_norm, "skipped_steps": skipped_steps, "rollbacks": rollbacks,
             "wall_time_s": wall_time_s, "steps_per_s": steps_per_s,
-            **{k: (condition or {}).get(k) for k in CONDITION_COLUMNS},
+            **{k: (diagnostics or {}).get(k) for k in self.columns[len(COLUMNS):]},
         }
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=COLUMNS).writerow({k: _cell(v) for k, v in row.items()})
+            csv.DictWriter(f, fieldnames=self.columns).writerow({k: _cell(v) for k, v in row.items()})
             f.flush()
         return row
 
@@ -122,7 +123,7 @@ class TensorBoardLog:
             "val/bits_per_frame": "val_bits_per_frame",
             "opt/lr": "lr", "opt/grad_norm": "grad_norm", "opt/skipped_steps": "skipped_steps",
             "opt/rollbacks": "rollbacks", "speed/steps_per_s": "steps_per_s",
-            **{f"mcmoglow/{k}": k for k in CONDITION_COLUMNS},
+            **{f"coupling/{k}": k for k in row if k not in COLUMNS},
         }
         for tag, key in names.items():
             v = row.get(key)

@@ -317,4 +317,11 @@ class MoGlow(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-__all__ = ["MoGlow", "ModelConfig"]
+__all__ = ["MoGlow", "ModelConfig", "build_model"]
+
+
+def build_model(cfg: ModelConfig, pose_dim: int, control_dim: int, style_names: list[str] | None = None) -> MoGlow:
+    """The model a config describes: a :class:`MoGlow` for ``pose_dim`` features and ``control_dim``
+    control channels, conditioned on every known style when ``cfg.style_embedding`` > 0."""
+    num_styles = len(style_names or []) if cfg.style_embedding > 0 else 0
+    return MoGlow(cfg, pose_dim, control_dim, num_styles=num_styles)

@@ -17,7 +17,8 @@ class ModelConfig:
 
     Attributes:
         coupling: transform family of the couplings: ``"affine"`` (MoGlow), ``"additive"``,
-            or ``"matrix"`` (McMoGlow, registered by the ``mcmoglow`` package).
+            ``"matrix"`` (McMoGlow, from the ``mcmoglow`` package), or any family installed in the
+            ``moglow.transforms`` entry-point group.
         matrix_variant: McMoGlow's matrix parameterisation, ``"ldu"`` or ``"lower"``.
         num_steps: K, the number of flow steps (ActNorm, LU linear map, coupling).
         hidden: width of the coupling networks.
@@ -54,8 +55,10 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad value."""
-        if self.coupling not in ("affine", "additive", "matrix"):
-            raise ValueError(f"coupling must be 'affine', 'additive' or 'matrix', got {self.coupling!r}")
+        from moglow.flows.transforms import available_transforms
+
+        if self.coupling not in available_transforms():
+            raise ValueError(f"coupling must be one of {', '.join(available_transforms())}, got {self.coupling!r}")
         for name, low in (("num_steps", 1), ("hidden", 1), ("num_layers", 1), ("tau", 0),
                           ("lookahead", 0), ("style_embedding", 0)):
             if getattr(self, name) < low:

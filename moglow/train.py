@@ -43,7 +43,9 @@ from moglow import distributed as D
 from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
 from moglow.checkpoint import CheckpointError, data_metadata, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
+from moglow.flows.transforms import TransformFamily
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
+from moglow.model import build_model
 from moglow.start_bank import StartBank
 
 
@@ -103,18 +105,6 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
     return torch.device(name)
-
-
-def num_styles_for(cfg: ExperimentConfig, style_names: list[str] | None) -> int:
-    """Styles the model is conditioned on: all known styles if ``model.style_embedding`` > 0, else 0."""
-    return len(style_names or []) if cfg.model.style_embedding > 0 else 0
-
-
-def build_model(cfg: ExperimentConfig, pose_dim: int, control_dim: int, num_styles: int) -> nn.Module:
-    """The flow to train (:class:`moglow.model.MoGlow`)."""
-    from moglow.model import MoGlow
-
-    return MoGlow(cfg.model, pose_dim, control_dim, num_styles=num_styles)
 
 
 def make_datasets(cfg: ExperimentConfig, data: Any):
@@ -226,8 +216,8 @@ class Trainer:
         self.train_ds, self.val_ds = make_datasets(cfg, data)
         self.order = StepBatchOrder(len(self.train_ds), tc.batch_size, tc.seed)
         torch.manual_seed(tc.seed)  # identical initial weights in every process
-        self.model = build_model(cfg, int(data.pose_dim), int(data.control_dim),
-                                 num_styles_for(cfg, getattr(data, "style_names", None))).to(self.device)
+        self.model = build_model(cfg.model, int(data.pose_dim), int(data.control_dim),
+                                 getattr(data, "style_names", None)).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(self.params, lr=tc.lr, betas=tuple(tc.betas), eps=tc.eps,
                                           weight_decay=tc.weight_decay)
@@ -454,22 +444,35 @@ class Trainer:
         if self.dist.is_main:
             print(msg, file=sys.stderr)
         # the log restarts at the checkpoint; later rows of the failed attempt are dropped
-        self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=self.step) if self.dist.is_main else None
+        self.csv = (CSVLog(self.run_dir / "losses.csv", resume_step=self.step, extra_columns=self.diagnostic_names)
+                    if self.dist.is_main else None)
 
-    def condition_stats(self) -> dict[str, float]:
-        """McMoGlow's coupling-matrix condition numbers on the first validation batch (main
-        process; :func:`mcmoglow.conditioning.model_condition_stats`); {} for other couplings."""
+    @property
+    def transform_families(self) -> list[type[TransformFamily]]:
+        """The transform families the model's couplings use (each may report diagnostics)."""
+        return list(dict.fromkeys(type(m) for m in self.model.modules() if isinstance(m, TransformFamily)))
+
+    @property
+    def diagnostic_names(self) -> list[str]:
+        """Columns the model's transform families add to the training log."""
+        return [n for family in self.transform_families for n in family.diagnostic_names]
+
+    def family_diagnostics(self) -> dict[str, float]:
+        """Each transform family's :meth:`~moglow.flows.transforms.TransformFamily.diagnostics`
+        on the first validation batch (main process; {} when no family reports any)."""
         idx = self.val_indices()
-        if self.cfg.model.coupling != "matrix" or not idx or not self.dist.is_main:
+        families = [f for f in self.transform_families if f.diagnostic_names]
+        if not families or not idx or not self.dist.is_main:
             return {}
-        from mcmoglow.conditioning import model_condition_stats
-
         vbs = self.cfg.train.val_batch_size or self.cfg.train.batch_size
         batch = self._to_device(self._collate([self.val_ds[i] for i in idx[:vbs]]))
+        out: dict[str, float] = {}
         with torch.no_grad():
-            return model_condition_stats(self.model, batch)
+            for family in families:
+                out.update(family.diagnostics(self.model, batch))
+        return out
 
-    def _log_row(self, val: float | None, rate: float | None, condition: dict | None = None) -> dict | None:
+    def _log_row(self, val: float | None, rate: float | None, diagnostics: dict | None = None) -> dict | None:
         t = torch.tensor([self.meter.loss_sum, self.meter.loss_n, self.meter.gnorm_sum, self.meter.gnorm_n],
                          dtype=torch.float64, device=self.device)
         D.all_reduce_sum(t, self.dist)
@@ -482,7 +485,7 @@ class Trainer:
             return None
         row = self.csv.write(step=self.step, train_nats=train, val_nats=val, lr=self.schedule(max(self.step - 1, 0)),
                              grad_norm=gnorm, skipped_steps=self.skipped_steps, rollbacks=self.rollbacks,
-                             wall_time_s=self.wall_time, steps_per_s=rate, condition=condition)
+                             wall_time_s=self.wall_time, steps_per_s=rate, diagnostics=diagnostics)
         if self.tb is not None:
             self.tb.write(row)
         if self.verbose:
@@ -499,7 +502,7 @@ class Trainer:
             self.resume(resume_from)
         resume_step = self.step if resume_from is not None else None
         if self.dist.is_main:
-            self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=resume_step)
+            self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=resume_step, extra_columns=self.diagnostic_names)
             self.tb = TensorBoardLog(self.run_dir / "tensorboard", purge_step=resume_step) if tc.tensorboard else None
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(experiment_to_dict(self.cfg), sort_keys=False))
         if not self.initialized:
@@ -547,7 +550,7 @@ class Trainer:
                         if val is not None:
                             self.last_val = val
                         rate = self.meter.steps / self.meter.time if self.meter.time > 0 else None
-                        self._log_row(val, rate, self.condition_stats() if val is not None else None)
+                        self._log_row(val, rate, self.family_diagnostics() if val is not None else None)
                         if val is not None and (self.best_val is None or val < self.best_val):
                             self.best_val = val
                             self.save("best.pt")

@@ -3,8 +3,10 @@
 A coupling splits its input into ``x1`` (left unchanged, read by the network) and ``x2``
 (transformed); the network turns ``[x1, cond]`` into ``params`` and a
 :class:`TransformFamily` maps ``x2`` with them. Families register under a name so that a
-config value picks one (``get_transform("affine", scale="exp")``); McMoGlow registers
-``"matrix"`` from its own package with :func:`register_transform`.
+config value picks one (``get_transform("affine", scale="exp")``). A family from another
+package plugs in through the ``moglow.transforms`` entry-point group (``name =
+package.module:factory``, declared in that package's ``setup.py``; McMoGlow's ``"matrix"``
+arrives that way): the core finds it by name and never imports it by name.
 
 Example::
 
@@ -17,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import inspect
+from importlib.metadata import entry_points
 from typing import Callable, Optional
 
 import torch
@@ -31,7 +34,19 @@ class TransformFamily(nn.Module):
     ``logdet = log|det dx2/dy2|`` (the negative of the forward one), as for bijections.
     ``P = num_params(d)``. A zero ``params`` vector should give a well-conditioned map
     (couplings zero-initialise their network's output layer).
+
+    A family may report training diagnostics: ``diagnostic_names`` lists the numbers and
+    :meth:`diagnostics` computes them for a whole model on a validation batch; the trainer
+    logs them at each validation of a model that uses the family, without knowing the family.
     """
+
+    #: names of the numbers :meth:`diagnostics` returns (columns of the training log)
+    diagnostic_names: tuple[str, ...] = ()
+
+    @classmethod
+    def diagnostics(cls, model: nn.Module, batch: dict[str, Tensor]) -> dict[str, float]:
+        """Numbers named in ``diagnostic_names`` for ``model`` (which uses this family) on ``batch``."""
+        return {}
 
     def num_params(self, dim: int) -> int:  # noqa: D102
         raise NotImplementedError
@@ -103,6 +118,8 @@ class AdditiveTransform(TransformFamily):
 
 
 _REGISTRY: dict[str, Callable[..., TransformFamily]] = {}
+#: the entry-point group through which other packages add transform families
+ENTRY_POINT_GROUP = "moglow.transforms"
 
 
 def register_transform(name: str, factory: Callable[..., TransformFamily]) -> None:
@@ -112,9 +129,14 @@ def register_transform(name: str, factory: Callable[..., TransformFamily]) -> No
     _REGISTRY[name] = factory
 
 
+def _plugins() -> dict:
+    """Installed entry points of :data:`ENTRY_POINT_GROUP`, by name (not loaded)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def available_transforms() -> list[str]:
-    """Registered names (``"matrix"`` appears once ``mcmoglow`` is imported)."""
-    return sorted(_REGISTRY)
+    """Names of the built-in, registered and installed (entry-point) families."""
+    return sorted(set(_REGISTRY) | set(_plugins()))
 
 
 def get_transform(name: str, **options) -> TransformFamily:
@@ -122,17 +144,17 @@ def get_transform(name: str, **options) -> TransformFamily:
 
     Each option is passed only if the factory accepts it (by name, or through ``**kwargs``),
     so a model can hand every family the same options (``scale=...``, ``variant=...``).
-    Importing ``mcmoglow`` is attempted once for an unknown name, so ``"matrix"`` works
-    from a config alone.
+    A name not registered in this process is looked up in the ``moglow.transforms`` entry
+    points and registered on first use, so ``"matrix"`` works from a config alone.
     """
-    if name not in _REGISTRY and name == "matrix":
-        try:
-            import mcmoglow  # noqa: F401  (registers "matrix")
-        except ImportError:
-            pass
     if name not in _REGISTRY:
-        raise KeyError(f"unknown transform {name!r}; registered: {', '.join(available_transforms())}")
+        plugin = _plugins().get(name)
+        if plugin is None:
+            raise KeyError(f"unknown transform {name!r}; available: {', '.join(available_transforms())}")
+        register_transform(name, plugin.load())
     factory = _REGISTRY[name]
+    if isinstance(factory, type) and factory.__init__ is nn.Module.__init__:
+        return factory()  # a family without options of its own (Module's *args, **kwargs take none)
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
@@ -146,4 +168,4 @@ register_transform("affine", AffineTransform)
 register_transform("additive", AdditiveTransform)
 
 __all__ = ["TransformFamily", "AffineTransform", "AdditiveTransform", "register_transform",
-           "get_transform", "available_transforms"]
+           "get_transform", "available_transforms", "ENTRY_POINT_GROUP"]
