@@ -9,9 +9,9 @@ time is copied unchanged, so resampling at a whole ratio (120 -> 20) only picks 
 
 Example::
 
-    >>> idx0, idx1, alpha = resample_indices(num_frames=4, src_fps=30, dst_fps=20)
+    >>> idx0, idx1, alpha = resample_indices(num_frames=4, src_fps=30, dst_fps=20)  # 0.1 s -> 0, 0.05, 0.1 s
     >>> idx0.tolist(), idx1.tolist(), alpha.tolist()
-    ([0, 1], [0, 2], [0.0, 0.5])
+    ([0, 1, 3], [0, 2, 3], [0.0, 0.5, 0.0])
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ one); a value of the wrong type is an error that names the key and the expected 
 
 Example::
 
+    >>> from dataclasses import dataclass
     >>> @dataclass
     ... class Opt:
     ...     lr: float = 1e-3
@@ -12,7 +13,7 @@ Example::
     Opt(lr=0.1)
     >>> from_dict(Opt, {"lrr": 0.1})
     Traceback (most recent call last):
-    ConfigError: unknown key 'lrr' in Opt (did you mean 'lr'?)
+    data_pipeline.typed_config.ConfigError: unknown key 'lrr' in Opt (did you mean 'lr'?)
 """
 from __future__ import annotations
 

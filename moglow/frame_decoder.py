@@ -34,8 +34,14 @@ coupling transforms and the ActNorm/LU maps. The state has the same layout as
 
 Example::
 
-    >>> decoder = FrameDecoder(model, "bf16")                      # doctest: +SKIP
-    >>> x, state = decoder.decode(z, cond, state)                  # (B, D), (B, cond_dim) -> (B, D)
+    >>> from moglow.model import ModelConfig, MoGlow
+    >>> model = MoGlow(ModelConfig(num_steps=2, hidden=16, tau=3), pose_dim=6, control_dim=3).eval()
+    >>> decoder = frame_decoder(model, "bf16")
+    >>> z, cond = torch.randn(2, 6), torch.randn(2, decoder.cond_dim)
+    >>> x, state = decoder.decode(z, cond, None)                   # (B, D), (B, cond_dim) -> (B, D), state
+    >>> x32, _ = model.decode(z[:, None], cond[:, None], None)     # the float32 model, one frame
+    >>> bool((x - x32[:, 0]).abs().max() < 0.05)                   # bf16 products: within ~1 %
+    True
 """
 from __future__ import annotations
 

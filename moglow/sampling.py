@@ -427,10 +427,14 @@ class MotionStreamer:
 
     Example::
 
+        >>> from moglow.model import ModelConfig, MoGlow
+        >>> model = MoGlow(ModelConfig(num_steps=2, hidden=16, tau=3), pose_dim=6, control_dim=3).eval()
         >>> streamer = MotionStreamer(model, temperature=0.8, generator=torch.Generator().manual_seed(0))
-        >>> state = streamer.start(context, control[:, :tau + lookahead])   # (B, tau, D), (B, tau+L, C)
-        >>> for t in range(T):
-        ...     pose, state = streamer.step(control[:, tau + lookahead + t], state)   # (B, D) each
+        >>> state = streamer.start(torch.zeros(2, 3, 6), torch.zeros(2, 3, 3))  # context (B, tau, D), control (B, tau+L, C)
+        >>> for t in range(5):                                                  # one frame per call, as it arrives
+        ...     pose, state = streamer.step(torch.zeros(2, 3), state)           # control (B, C) -> pose (B, D)
+        >>> pose.shape
+        torch.Size([2, 6])
     """
 
     def __init__(self, model: nn.Module, temperature: float = 1.0, generator: Optional[torch.Generator] = None,

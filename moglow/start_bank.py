@@ -17,9 +17,15 @@ its ``tau`` frames is close to the path's over the same frames (sample ``i`` get
 
 Example::
 
-    >>> bank = StartBank.from_sequences(data.splits["train"], tau=10)       # doctest: +SKIP
-    >>> idx = bank.match(path.control()[:10], num=4)                         # doctest: +SKIP
-    >>> context, context_control = bank.poses[idx], bank.control[idx]        # (4, 10, D), (4, 10, 3)
+    >>> from types import SimpleNamespace                     # any objects with poses, control, fps, source
+    >>> takes = [SimpleNamespace(poses=np.full((200, 6), k, np.float32), fps=20.0, source=f"take{k}.bvh",
+    ...                          control=np.tile([0.0, speed / 20, 0.0], (200, 1)))   # dx, dz m/frame; dθ rad/frame
+    ...          for k, speed in enumerate([1.0, 2.5])]                           # a walk and a run, (F, D) poses
+    >>> bank = StartBank.from_sequences(takes, tau=10)
+    >>> idx = bank.match(np.tile([0.0, 2.4 / 20, 0.0], (10, 1)), num=4)   # a path's first tau frames at 2.4 m/s
+    >>> context, context_control = bank.poses[idx], bank.control[idx]     # (4, 10, D), (4, 10, 3)
+    >>> context[:, 0, 0].tolist()                                         # all four start from the run
+    [1.0, 1.0, 1.0, 1.0]
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ The hybrid objective (Flow-GAN, Grover et al. 2018) is ``L_G + λ · bits/dim(x_
 
 Example::
 
+    >>> import torch
     >>> d = Discriminator((1, 8, 8), width=8)
     >>> d(torch.rand(5, 1, 8, 8)).shape
     torch.Size([5])

@@ -26,8 +26,14 @@ front so that ``state_dict`` has a fixed layout; ``num_active`` says how many ar
 
 Example::
 
-    >>> gbnf = GBNF(lambda: build_single(ToyModelConfig(num_steps=2)), num_components=4)
-    >>> fit_gbnf(gbnf, get_dataset("moons"), make_validation_set("moons"), TrainConfig(steps=2000))
+    >>> from baselines.toy.data import get_dataset, make_validation_set
+    >>> from baselines.toy.models import ToyModelConfig, build_single
+    >>> from baselines.toy.train import TrainConfig
+    >>> gbnf = GBNF(lambda: build_single(ToyModelConfig(num_steps=2, hidden=8)), num_components=2)
+    >>> history = fit_gbnf(gbnf, get_dataset("moons"), make_validation_set("moons"), TrainConfig(steps=20),
+    ...                    progress=False)
+    >>> int(gbnf.num_active)                # components fitted (a real run: steps=2000 or more)
+    2
 """
 from __future__ import annotations
 

@@ -9,10 +9,15 @@ sampling noise of the test set's own NLL.
 
 Example::
 
+    >>> from baselines.toy.data import get_dataset, make_test_set
+    >>> from baselines.toy.models import ToyModelConfig, build_model
     >>> ds = get_dataset("moons")
-    >>> model = build_model(ToyModelConfig(family="glow", num_steps=2))
-    >>> history = train_model(model, ds, TrainConfig(steps=500))
-    >>> evaluate(model, ds, make_test_set("moons"))["gap"]
+    >>> model = build_model(ToyModelConfig(family="glow", num_steps=2, hidden=16))
+    >>> test = make_test_set("moons")
+    >>> before = evaluate(model, ds, test)["gap"]                  # nats per point above the entropy floor
+    >>> history = train_model(model, ds, TrainConfig(steps=150), progress=False)
+    >>> evaluate(model, ds, test)["gap"] < before - 0.5             # untrained ~1.5, after 150 steps ~0.55
+    True
 """
 from __future__ import annotations
 

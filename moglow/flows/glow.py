@@ -2,8 +2,11 @@
 
 Example::
 
+    >>> import torch
     >>> step = glow_step(6, cond_features=4, net="lstm", hidden=32, num_layers=2)
     >>> z, logdet, state = step.forward_stateful(torch.randn(2, 9, 6), torch.randn(2, 9, 4), None)
+    >>> z.shape, logdet.shape                                    # (batch, time, features), (batch, time)
+    (torch.Size([2, 9, 6]), torch.Size([2, 9]))
 """
 from __future__ import annotations
 
