@@ -26,7 +26,7 @@ setup(
         "render": ["PyOpenGL==3.1.10", "trimesh>=4", "pyglet>=1.4.10,<3", "freetype-py", "imageio", "networkx",
                    "pillow", "six", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
         "baselines": ["scikit-learn>=1.3"],
-        "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3", "ruff>=0.6", "mypy>=1.10"],
     },
     entry_points={
         "console_scripts": ["moglow=moglow.cli:main"],

@@ -5,7 +5,6 @@ import doctest
 import importlib
 
 import pytest
-
 from conftest import REPO_ROOT
 
 PACKAGES = ["moglow", "mcmoglow", "data_pipeline", "visualize", "baselines"]
@@ -21,4 +20,4 @@ def _modules_with_examples() -> list[str]:
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples in {name} failed (output above)"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (output above)"

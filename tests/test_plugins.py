@@ -4,10 +4,11 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
+from train_testutils import SyntheticData, tiny_config
+
 from moglow.flows import transforms
 from moglow.logging_utils import read_csv
 from moglow.train import Trainer
-from train_testutils import SyntheticData, tiny_config
 
 PLUGIN = '''
 import torch
