@@ -4,12 +4,13 @@ The ``"matrix"`` transform family reaches the core through the ``moglow.transfor
 entry point that ``setup.py`` declares (the core never imports this package), so a MoGlow
 config switches to McMoGlow with one value (``model.coupling: matrix``, ``model.matrix_variant:
 ldu | lower``). See :mod:`mcmoglow.transform` for the parameterisation, its cost and the
-conditioning bound, and ``mcmoglow/README.md`` for the comparison with MoGlow.
+conditioning bound and the training diagnostics, and ``mcmoglow/README.md`` for the comparison
+with MoGlow.
 """
 from mcmoglow.transform import (VARIANTS, MatrixAffineTransform, condition_numbers, make_matrix_transform,
-                                mixing_condition_bound, num_offdiag)
+                                matrix_transforms, mixing_condition_bound, model_condition_stats, num_offdiag,
+                                recorded_params)
 from mcmoglow.triangle import FoldedTriangle
-from mcmoglow.conditioning import matrix_transforms, model_condition_stats, recorded_params
 
 __all__ = ["MatrixAffineTransform", "condition_numbers", "mixing_condition_bound", "num_offdiag",
            "make_matrix_transform", "VARIANTS", "FoldedTriangle", "matrix_transforms", "model_condition_stats",
