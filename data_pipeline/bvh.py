@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_pipeline.output_files import write_text_atomic
 from data_pipeline.skeleton import VALID_CHANNELS, Motion, Skeleton
 
 __all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "format_bvh", "write_bvh", "read_bvh_folder"]
@@ -130,7 +131,11 @@ class _Node:
 
 
 def _parse_hierarchy(tokens: _Tokens) -> list[_Node]:
-    """Parse ``HIERARCHY ROOT ... }`` into nodes in depth-first file order."""
+    """Parse ``HIERARCHY ROOT ... }`` into nodes in depth-first file order.
+
+    Iterative (an explicit stack of open joints), so a hierarchy nested thousands of levels
+    deep is read like any other instead of exhausting Python's recursion limit.
+    """
     tok, line = tokens.next("'HIERARCHY'")
     if tok.upper() != "HIERARCHY":
         raise tokens.error(line, f"expected 'HIERARCHY' at the start of the file, found {tok[:40]!r}")
@@ -138,35 +143,11 @@ def _parse_hierarchy(tokens: _Tokens) -> list[_Node]:
     if tok.upper() != "ROOT":
         raise tokens.error(line, f"expected 'ROOT' after 'HIERARCHY', found {tok[:40]!r}")
     nodes: list[_Node] = []
-    _parse_joint(tokens, nodes, parent=-1, keyword_line=line, is_end_site=False)
-    extra = tokens.peek()
-    if extra is not None:
-        tok, line = extra
-        if tok.upper() == "ROOT":
-            raise tokens.error(line, "a second ROOT: files with several skeletons are not supported")
-        if tok == "}":
-            raise tokens.error(line, "unbalanced braces: '}' with no matching '{'")
-        raise tokens.error(line, f"unexpected {tok[:40]!r} after the end of the hierarchy (expected 'MOTION')")
-    return nodes
-
-
-def _parse_joint(tokens: _Tokens, nodes: list[_Node], parent: int, keyword_line: int, is_end_site: bool) -> None:
-    words = tokens.name_on_line(keyword_line)
-    if is_end_site:
-        name = "End Site"
-        if [w.lower() for w in words] != ["site"]:
-            raise tokens.error(keyword_line, f"expected 'End Site', found {' '.join(['End'] + words)[:40]!r}")
-    else:
-        if not words:
-            raise tokens.error(keyword_line, "joint without a name")
-        name = " ".join(words)
-    tok, line = tokens.next(f"'{{' to open {name!r}")
-    if tok != "{":
-        raise tokens.error(line, f"expected '{{' to open {name!r}, found {tok[:40]!r}")
-    node = _Node(name, parent, keyword_line, is_end_site)
-    index = len(nodes)
-    nodes.append(node)
-    while True:
+    stack = [_open_joint(tokens, nodes, parent=-1, keyword_line=line, is_end_site=False)]
+    while stack:
+        index = stack[-1]
+        node = nodes[index]
+        name, is_end_site, keyword_line = node.name, node.is_end_site, node.line
         item = tokens.peek()
         if item is None:
             raise tokens.error(tokens.end_line,
@@ -189,30 +170,19 @@ def _parse_joint(tokens: _Tokens, nodes: list[_Node], parent: int, keyword_line:
                 raise tokens.error(line, "an End Site cannot have CHANNELS")
             if node.channels:
                 raise tokens.error(line, f"second CHANNELS in {name!r}")
-            ntok, nline = tokens.next(f"the number of channels of {name!r}")
-            if not ntok.isdigit() or not 0 <= int(ntok) <= 6:
-                raise tokens.error(nline, f"CHANNELS of {name!r}: expected a count from 0 to 6, found {ntok[:40]!r}")
-            channels = []
-            for _ in range(int(ntok)):
-                ctok, cline = tokens.next(f"{ntok} channel names for {name!r}")
-                channel = _CHANNEL_BY_LOWER.get(ctok.lower())
-                if channel is None:
-                    raise tokens.error(cline, f"unknown channel name {ctok[:40]!r} in {name!r} "
-                                              f"(valid: {', '.join(VALID_CHANNELS)})")
-                if channel in channels:
-                    raise tokens.error(cline, f"channel {channel} listed twice in {name!r}")
-                channels.append(channel)
-            node.channels = tuple(channels)
+            node.channels = _parse_channels(tokens, name, line)
         elif key == "JOINT":
             if is_end_site:
                 raise tokens.error(line, "an End Site cannot have child joints")
-            _parse_joint(tokens, nodes, index, line, is_end_site=False)
+            stack.append(_open_joint(tokens, nodes, index, line, is_end_site=False))
         elif key == "END":
             if is_end_site:
                 raise tokens.error(line, "an End Site cannot contain another End Site")
-            _parse_joint(tokens, nodes, index, line, is_end_site=True)
+            stack.append(_open_joint(tokens, nodes, index, line, is_end_site=True))
         elif tok == "}":
-            break
+            if node.offset is None:
+                raise tokens.error(keyword_line, f"{name!r} has no OFFSET")
+            stack.pop()
         elif tok == "{":
             raise tokens.error(line, f"unbalanced braces: unexpected '{{' inside {name!r}")
         elif key == "MOTION":
@@ -220,8 +190,63 @@ def _parse_joint(tokens: _Tokens, nodes: list[_Node], parent: int, keyword_line:
                                      f"(opened on line {keyword_line}) is never closed")
         else:
             raise tokens.error(line, f"unknown keyword {tok[:40]!r} in {name!r}")
-    if node.offset is None:
-        raise tokens.error(keyword_line, f"{name!r} has no OFFSET")
+    extra = tokens.peek()
+    if extra is not None:
+        tok, line = extra
+        if tok.upper() == "ROOT":
+            raise tokens.error(line, "a second ROOT: files with several skeletons are not supported")
+        if tok == "}":
+            raise tokens.error(line, "unbalanced braces: '}' with no matching '{'")
+        raise tokens.error(line, f"unexpected {tok[:40]!r} after the end of the hierarchy (expected 'MOTION')")
+    return nodes
+
+
+def _open_joint(tokens: _Tokens, nodes: list[_Node], parent: int, keyword_line: int, is_end_site: bool) -> int:
+    """Read a joint's name and its '{'; append its node and return the node's index."""
+    words = tokens.name_on_line(keyword_line)
+    if is_end_site:
+        name = "End Site"
+        if [w.lower() for w in words] != ["site"]:
+            raise tokens.error(keyword_line, f"expected 'End Site', found {' '.join(['End'] + words)[:40]!r}")
+    else:
+        if not words:
+            raise tokens.error(keyword_line, "joint without a name")
+        name = " ".join(words)
+    tok, line = tokens.next(f"'{{' to open {name!r}")
+    if tok != "{":
+        raise tokens.error(line, f"expected '{{' to open {name!r}, found {tok[:40]!r}")
+    nodes.append(_Node(name, parent, keyword_line, is_end_site))
+    return len(nodes) - 1
+
+
+def _parse_channels(tokens: _Tokens, name: str, line: int) -> tuple[str, ...]:
+    """The ``n name1 ... name_n`` after CHANNELS (on ``line``); the count must match the names."""
+    ntok, nline = tokens.next(f"the number of channels of {name!r}")
+    if not ntok.isdigit() or not 0 <= int(ntok) <= 6:
+        raise tokens.error(nline, f"CHANNELS of {name!r}: expected a count from 0 to 6, found {ntok[:40]!r}")
+    count = int(ntok)
+    # The names given on the CHANNELS line itself (the usual layout): a count that disagrees
+    # with them is reported as such, not as a bad channel name on the next line.
+    on_line = 0
+    while (tokens.pos + on_line < len(tokens.items) and tokens.items[tokens.pos + on_line][1] == nline
+           and tokens.items[tokens.pos + on_line][0].lower() in _CHANNEL_BY_LOWER):
+        on_line += 1
+    following = tokens.items[tokens.pos + on_line] if tokens.pos + on_line < len(tokens.items) else None
+    ends_early = following is None or (following[1] != nline and following[0].lower() not in _CHANNEL_BY_LOWER)
+    if on_line > count or (on_line < count and ends_early):
+        raise tokens.error(nline, f"CHANNELS of {name!r}: the count says {count} but {on_line} channel "
+                                  f"name{'s' if on_line != 1 else ''} follow{'s' if on_line == 1 else ''}")
+    channels: list[str] = []
+    for _ in range(count):
+        ctok, cline = tokens.next(f"{ntok} channel names for {name!r}")
+        channel = _CHANNEL_BY_LOWER.get(ctok.lower())
+        if channel is None:
+            raise tokens.error(cline, f"unknown channel name {ctok[:40]!r} in {name!r} "
+                                      f"(valid: {', '.join(VALID_CHANNELS)})")
+        if channel in channels:
+            raise tokens.error(cline, f"channel {channel} listed twice in {name!r}")
+        channels.append(channel)
+    return tuple(channels)
 
 
 def _build_skeleton(nodes: list[_Node], tokens: _Tokens) -> Skeleton:
@@ -412,7 +437,15 @@ def _motion_header(data: bytes, start: int, source: str, motion_line: int) -> tu
     frame_time = _number(m_time.group(1))
     if frame_time is None or frame_time <= 0:
         raise BVHError(source, time_line, f"Frame Time must be a positive number, found {m_time.group(1)[:40]!r}")
-    return int(m_frames.group(1)), frame_time, frames_line, pos, line
+    frames = int(m_frames.group(1))
+    if frames == 0:
+        raise BVHError(source, frames_line, "'Frames: 0': the file holds no motion (at least one frame is needed)")
+    # Every frame is a line: a count above the lines left is refused before anything is allocated.
+    lines_left = data.count(b"\n", pos) + 1
+    if frames > lines_left:
+        raise BVHError(source, frames_line, f"'Frames:' announces {frames} frames but only {lines_left} "
+                                            f"line{'s' if lines_left != 1 else ''} follow (file truncated?)")
+    return frames, frame_time, frames_line, pos, line
 
 
 def _first_motion_problem(body: bytes, source: str, first_line: int, frames: int, num_channels: int,
@@ -621,8 +654,14 @@ def format_bvh(motion: Motion, precision: int = 6) -> str:
         children[int(sk.parents[j])].append(j)
     lines = ["HIERARCHY"]
 
-    def write(j: int, depth: int) -> None:
+    # Depth-first with an explicit stack (no recursion: any nesting depth writes).
+    stack: list[tuple[int, int, bool]] = [(0, 0, False)] if sk.num_joints else []
+    while stack:
+        j, depth, closing = stack.pop()
         pad = "\t" * depth
+        if closing:
+            lines.append(pad + "}")
+            continue
         if sk.is_end_site[j]:
             lines.append(f"{pad}End Site")
         else:
@@ -632,12 +671,9 @@ def format_bvh(motion: Motion, precision: int = 6) -> str:
         lines.append(f"{pad}\tOFFSET {offset}")
         if not sk.is_end_site[j]:
             lines.append(f"{pad}\tCHANNELS {len(sk.channels[j])}" + "".join(" " + c for c in sk.channels[j]))
-        for child in children[j]:
-            write(child, depth + 1)
-        lines.append(pad + "}")
+        stack.append((j, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(children[j]))
 
-    if sk.num_joints:
-        write(0, 0)
     lines.append("MOTION")
     lines.append(f"Frames: {motion.num_frames}")
     lines.append(f"Frame Time: {motion.frame_time!r}")
@@ -648,5 +684,9 @@ def format_bvh(motion: Motion, precision: int = 6) -> str:
 
 
 def write_bvh(motion: Motion, path: str | Path, precision: int = 6) -> None:
-    """Write ``motion`` to ``path`` as BVH; see :func:`format_bvh`. Parent folders must exist."""
-    Path(path).write_text(format_bvh(motion, precision), encoding="utf-8", newline="\n")
+    """Write ``motion`` to ``path`` as BVH; see :func:`format_bvh`.
+
+    Written to a temporary name and renamed (:mod:`data_pipeline.output_files`): a failure
+    (full disk, no permission) leaves no truncated file; parent folders are created.
+    """
+    write_text_atomic(path, format_bvh(motion, precision))

@@ -20,19 +20,22 @@ with ``weights_only=True``, on any device):
 
 Writing goes to a temporary file in the target's folder, is flushed and fsynced, then
 renamed over the target (``os.replace``), so a crash leaves the old file or the new one,
-never a broken one. A model or optimiser holding NaN or infinity is never written.
+never a broken one (:mod:`data_pipeline.output_files`); a kill leaves at most a hidden
+``.latest.pt.*.tmp``, which ``--resume`` removes. A state holding NaN or infinity anywhere (model,
+optimiser, scalers, start bank, ...) is never written.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
+import math
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from data_pipeline.output_files import atomic_write, stale_temporaries
 
 FORMAT = "moglow-checkpoint/1"
 
@@ -90,52 +93,64 @@ def set_rng_state(state: dict) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def non_finite_entries(state: dict[str, Any], prefix: str = "") -> list[str]:
-    """Names of floating-point tensors in a (nested) state dict that hold NaN or infinity."""
+def non_finite_entries(state: Any, prefix: str = "") -> list[str]:
+    """Names of the non-finite values anywhere in a (nested) checkpoint state.
+
+    Looks into dicts, lists and tuples; checks floating-point tensors and numpy arrays (NaN or
+    infinity in any element) and Python floats. Names are dotted paths (``data.scaler.std``).
+    """
     bad: list[str] = []
-    for key, value in state.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, torch.Tensor):
-            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                bad.append(name)
-        elif isinstance(value, dict):
-            bad.extend(non_finite_entries(value, name + "."))
+    if isinstance(state, torch.Tensor):
+        if state.is_floating_point() and not bool(torch.isfinite(state).all()):
+            bad.append(prefix.rstrip("."))
+    elif isinstance(state, np.ndarray):
+        if np.issubdtype(state.dtype, np.floating) and not bool(np.isfinite(state).all()):
+            bad.append(prefix.rstrip("."))
+    elif isinstance(state, float):
+        if not math.isfinite(state):
+            bad.append(prefix.rstrip("."))
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            bad.extend(non_finite_entries(value, f"{prefix}{key}."))
+    elif isinstance(state, (list, tuple)):
+        if all(isinstance(v, (bool, int, float, str)) or v is None for v in state):  # a flat list: one name
+            if any(isinstance(v, float) and not math.isfinite(v) for v in state):
+                bad.append(prefix.rstrip("."))
+        else:
+            for i, value in enumerate(state):
+                bad.extend(non_finite_entries(value, f"{prefix}{i}."))
     return bad
 
 
+def remove_stale_temporaries(run_dir: str | Path, names: tuple[str, ...] = ("latest.pt", "best.pt")) -> list[Path]:
+    """Delete the temporary files a process killed while writing a checkpoint left in ``run_dir``
+    (``.latest.pt.*.tmp``); returns what was removed. Only call it when no other process is
+    writing into the folder."""
+    removed = []
+    for name in names:
+        for tmp in stale_temporaries(run_dir, name):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write ``state`` atomically to ``path``; refuse if the model or optimiser is not finite.
+    """Write ``state`` atomically to ``path``; refuse if any value in it is not finite.
+
+    Every tensor, array and float is checked (model, optimiser, scalers, start bank, trainer
+    counters, ...), so a checkpoint never holds a NaN.
 
     Raises:
-        CheckpointError: naming the non-finite tensors; nothing is written then.
+        CheckpointError: naming the non-finite entries; nothing is written then.
     """
     path = Path(path)
-    bad = non_finite_entries(state.get("model", {}), "model.") + \
-        non_finite_entries(state.get("optimizer", {}), "optimizer.")
+    bad = non_finite_entries(state)
     if bad:
         raise CheckpointError(f"refusing to write {path}: non-finite values in {', '.join(bad[:8])}"
                               + (f" and {len(bad) - 8} more" if len(bad) > 8 else ""))
     state = {"format": FORMAT, **state}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_write(path) as f:
+        torch.save(state, f)
     return path
 
 

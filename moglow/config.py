@@ -12,12 +12,13 @@ Example (``configs/tiny_cpu.yaml``)::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from data_pipeline.config import DataConfig
-from data_pipeline.typed_config import from_dict, load_yaml, to_dict
+from data_pipeline.typed_config import ConfigError, from_dict, read_yaml, to_dict
 from moglow.model_config import ModelConfig
 
 
@@ -139,10 +140,50 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def validate(self) -> None:
+        """The name becomes part of a folder name (``runs/<name>-<time>``): a plain name only."""
+        check_plain_name(self.name, "name")
+
+
+#: what a name used in a file or folder name may look like
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
+
+#: the sections an experiment YAML must name (``model: {}`` spells out "all defaults")
+SECTIONS = ("data", "model", "train")
+
+
+def check_plain_name(name: str, what: str = "name") -> str:
+    """``name`` if it is safe as one path component (letters, digits, ``. _ + -``, not starting
+    with a dot, at most 128 characters); else ValueError. So ``../../x`` or ``/abs`` can never put
+    a run folder outside ``runs/``."""
+    if not isinstance(name, str) or not _PLAIN_NAME.match(name) or ".." in name:
+        raise ValueError(f"{what} {name!r} cannot be used in a folder name: use letters, digits and . _ + - "
+                         f"(no '/', no '..', not starting with a dot; at most 128 characters)")
+    return name
+
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
-    """Read and validate an experiment YAML file (errors name the file and the key)."""
-    return load_yaml(ExperimentConfig, path)
+    """Read and validate an experiment YAML file (errors name the file and the key).
+
+    The file must name each of its sections (``data:``, ``model:``, ``train:``): an empty file or
+    a forgotten ``model:`` would otherwise train the 73M-parameter paper model for 160k steps
+    without a word. ``model: {}`` asks for all defaults deliberately.
+    """
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+        raise ConfigError(f"{path}: the config is {what}; it must name its sections "
+                          f"{', '.join(s + ':' for s in SECTIONS)} (write 'model: {{}}' for all defaults)")
+    missing = [s for s in SECTIONS if s not in data]
+    if missing:
+        raise ConfigError(f"{path}: no {', '.join(m + ':' for m in missing)} section; a config names every section "
+                          f"({', '.join(s + ':' for s in SECTIONS)}); write e.g. '{missing[0]}: {{}}' for all "
+                          f"defaults")
+    try:
+        return from_dict(ExperimentConfig, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def experiment_from_dict(d: dict) -> ExperimentConfig:

@@ -32,12 +32,13 @@ from typing import Any, Optional
 import numpy as np
 
 from data_pipeline.bvh import read_bvh, write_bvh
+from data_pipeline.output_files import atomic_write, make_folder, refuse_overwrite, write_text_atomic
 from data_pipeline.features import ROTATIONS, FeatureDefinition, features_to_motion
 from data_pipeline.ik import inverse_kinematics, joint_position_error
 from data_pipeline.kinematics import motion_from_local
 from data_pipeline.skeleton import Motion
 
-__all__ = ["SampleExport", "ExportReport", "samples_to_motions", "export_samples", "write_samples_npz"]
+__all__ = ["SampleExport", "ExportReport", "samples_to_motions", "export_samples", "export_paths", "write_samples_npz"]
 
 
 @dataclass
@@ -87,9 +88,7 @@ class ExportReport:
                 "samples": [asdict(s) for s in self.samples], "info": self.info}
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=_plain_json))
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=_plain_json))
 
     def summary(self) -> str:
         """Lines for the console: one per sample, then the mean."""
@@ -161,13 +160,22 @@ def write_samples_npz(path: str | Path, samples, feature_def: FeatureDefinition,
         gt = np.asarray(samples.ground_truth, dtype=np.float64)
         arrays["ground_truth"] = gt.astype(np.float32)
         arrays["ground_truth_path"] = gt[:, root, [0, 2]].astype(np.float32)
-    np.savez_compressed(path, **arrays)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **arrays)
     return path
+
+
+def export_paths(out_dir: str | Path, num: int, prefix: str = "sample", bvh: bool = True,
+                 npz: bool = True) -> list[Path]:
+    """The files :func:`export_samples` writes into ``out_dir`` (to check before generating)."""
+    out = Path(out_dir)
+    files = [out / f"{prefix}_{i:03d}.bvh" for i in range(num)] if bvh else []
+    return files + ([out / "samples.npz"] if npz else []) + [out / "report.json"]
 
 
 def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path, prefix: str = "sample",
                    bvh: bool = True, npz: bool = True, precision: int = 6, info: Optional[dict] = None,
-                   progress: bool = False, **ik_options) -> ExportReport:
+                   progress: bool = False, force: bool = True, **ik_options) -> ExportReport:
     """Write ``{prefix}_{i:03d}.bvh`` per sample, ``samples.npz`` and ``report.json`` into ``out_dir``.
 
     Args:
@@ -179,12 +187,15 @@ def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path,
         precision: decimals in the BVH.
         info: metadata stored in ``report.json``.
         progress: tqdm bar over the files.
+        force: overwrite existing files; False: :class:`OutputExistsError` if any exists.
         **ik_options: passed to :func:`data_pipeline.ik.inverse_kinematics`.
     Returns:
         an :class:`ExportReport` (also written as ``report.json``).
+    Every file is written to a temporary name and renamed: a failure leaves no truncated file.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_overwrite(export_paths(out, samples.num, prefix, bvh, npz), force)
+    make_folder(out)
     names = [f"{prefix}_{i:03d}" for i in range(samples.num)]
     positions = samples.world_positions(feature_def)
     entries: list[SampleExport] = []

@@ -24,7 +24,8 @@ class ModelConfig:
         hidden: width of the coupling networks.
         net: coupling network, ``"lstm"`` (MoGlow), ``"gru"`` or ``"mlp"``.
         num_layers: recurrent layers (LSTM/GRU) or hidden layers (MLP) per coupling network.
-        tau: previous poses in the condition of each frame.
+        tau: previous poses in the condition of each frame (at least 1: the start bank and
+            sampling need a context).
         lookahead: future control frames in the condition.
         scale: the affine coupling's scale, ``"sigmoid"`` (``sigmoid(h + 2) + eps``) or
             ``"exp"`` (softly clamped ``exp``).
@@ -59,7 +60,7 @@ class ModelConfig:
 
         if self.coupling not in available_transforms():
             raise ValueError(f"coupling must be one of {', '.join(available_transforms())}, got {self.coupling!r}")
-        for name, low in (("num_steps", 1), ("hidden", 1), ("num_layers", 1), ("tau", 0),
+        for name, low in (("num_steps", 1), ("hidden", 1), ("num_layers", 1), ("tau", 1),
                           ("lookahead", 0), ("style_embedding", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")

@@ -39,9 +39,11 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
+from data_pipeline.output_files import write_text_atomic
 from moglow import distributed as D
 from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
-from moglow.checkpoint import CheckpointError, data_metadata, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from moglow.checkpoint import (CheckpointError, data_metadata, load_checkpoint, remove_stale_temporaries, rng_state,
+                               save_checkpoint, set_rng_state)
 from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
 from moglow.flows.transforms import TransformFamily
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
@@ -97,14 +99,13 @@ class LRSchedule:
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
-    """``"auto"``/None: CUDA when present, else CPU; ``"cuda"`` without CUDA is an error."""
+    """``"auto"``/None: CUDA when present, else CPU; a CUDA device this machine lacks is a
+    :class:`moglow.cli_checks.UsageError` saying so."""
     if isinstance(name, torch.device):
         return name
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
-    return torch.device(name)
+    from moglow.cli_checks import check_device
+
+    return check_device(name, flag="device")
 
 
 def make_datasets(cfg: ExperimentConfig, data: Any):
@@ -254,7 +255,8 @@ class Trainer:
             "data": self.data_meta,
             "trainer": {
                 "skipped_steps": self.skipped_steps, "consecutive_skips": self.consecutive_skips,
-                "rollbacks": self.rollbacks, "best_val": self.best_val, "last_val": self.last_val,
+                "rollbacks": self.rollbacks, "best_val": _finite_or_none(self.best_val),
+                "last_val": _finite_or_none(self.last_val),
                 "last_train": self.last_train, "wall_time": self.wall_time, "meter": self.meter.state_dict(),
                 "world_size": self.dist.world_size,
             },
@@ -281,7 +283,8 @@ class Trainer:
             self.wall_time = float(t["wall_time"])
             self.meter.load_state_dict(t["meter"])
             self.last_train = t.get("last_train")
-        self.best_val, self.last_val = t["best_val"], t["last_val"]
+        # a non-finite best (written by older versions after a NaN validation) is no best at all
+        self.best_val, self.last_val = _finite_or_none(t["best_val"]), _finite_or_none(t["last_val"])
         self.initialized = True
 
     def save(self, name: str) -> Path | None:
@@ -499,12 +502,15 @@ class Trainer:
         tc = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume_from is not None:
+            if self.dist.is_main:  # a kill during a checkpoint write leaves hidden temporaries
+                for tmp in remove_stale_temporaries(self.run_dir):
+                    print(f"removed {tmp.name}, left by an interrupted checkpoint write", file=sys.stderr)
             self.resume(resume_from)
         resume_step = self.step if resume_from is not None else None
         if self.dist.is_main:
             self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=resume_step, extra_columns=self.diagnostic_names)
             self.tb = TensorBoardLog(self.run_dir / "tensorboard", purge_step=resume_step) if tc.tensorboard else None
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(experiment_to_dict(self.cfg), sort_keys=False))
+            write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(experiment_to_dict(self.cfg), sort_keys=False))
         if not self.initialized:
             self.data_dependent_init()
             self.save("latest.pt")  # the first rollback target
@@ -514,6 +520,7 @@ class Trainer:
 
         bar = tqdm(total=tc.steps, initial=self.step, unit="step", dynamic_ncols=True, disable=not self.progress,
                    desc=self.cfg.name, file=sys.stderr)
+        save_pending = False
         try:
             while self.step < tc.steps:
                 rolled_back = False
@@ -551,13 +558,18 @@ class Trainer:
                             self.last_val = val
                         rate = self.meter.steps / self.meter.time if self.meter.time > 0 else None
                         self._log_row(val, rate, self.family_diagnostics() if val is not None else None)
-                        if val is not None and (self.best_val is None or val < self.best_val):
+                        if is_better(val, self.best_val):  # only a finite validation can be best
                             self.best_val = val
                             self.save("best.pt")
                         bar.set_postfix(loss=f"{loss:.3f}", nats_f=_fmt(self.last_train), val=_fmt(self.last_val),
                                         skipped=self.skipped_steps, refresh=False)
                     if self.step % tc.checkpoint_every == 0 or last:
+                        save_pending = True
+                    # During a streak of non-finite steps latest.pt is left alone: it stays the
+                    # checkpoint written before the first bad step, the rollback's target.
+                    if save_pending and (self.consecutive_skips == 0 or last):
                         self.save("latest.pt")
+                        save_pending = False
                     if self.dist.is_main and tc.plot_every and (self.step % tc.plot_every == 0 or last):
                         plot_curves(self.run_dir / "losses.csv", self.run_dir / "training_curves.png",
                                     title=self.cfg.name)
@@ -569,6 +581,18 @@ class Trainer:
                 self.tb.close()
         return TrainResult(self.run_dir, self.step, self.best_val, self.last_val, self.last_train,
                            self.skipped_steps, self.rollbacks, self.wall_time)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def is_better(val: float | None, best: float | None) -> bool:
+    """True if validation NLL ``val`` should become the best: finite, and below ``best``
+    (None or non-finite ``best`` counts as no best yet)."""
+    if val is None or not math.isfinite(val):
+        return False
+    return best is None or not math.isfinite(best) or val < best
 
 
 def _fmt(x: float | None) -> str:

@@ -77,6 +77,17 @@ CASES = {
     "unknown keyword": (CHAIN.replace("OFFSET 0 5 0", "OFFSET 0 5 0\nSCALE 2"),
                         13, r"unknown keyword 'SCALE' in 'Head'"),
     "second ROOT": (CHAIN.replace("MOTION", "ROOT Other\n{\nOFFSET 0 0 0\n}\nMOTION"), 21, r"a second ROOT"),
+    # issue 12: an empty motion, an absurd frame count, a count that does not match the names
+    "zero frames": (CHAIN.replace("Frames: 2", "Frames: 0").replace(FRAME_0 + "\n", "").replace(FRAME_1 + "\n", ""),
+                    22, r"'Frames: 0': the file holds no motion"),
+    "frame count in the billions": (CHAIN.replace("Frames: 2", "Frames: 4000000000"),
+                                    22, r"announces 4000000000 frames but only 3 lines follow"),
+    "channel count above the names": (CHAIN.replace("CHANNELS 3 Zrotation Xrotation Yrotation\n    JOINT",
+                                                    "CHANNELS 4 Zrotation Xrotation Yrotation\n    JOINT"),
+                                      9, r"CHANNELS of 'Spine': the count says 4 but 3 channel names follow"),
+    "channel count below the names": (CHAIN.replace("CHANNELS 3 Zrotation Xrotation Yrotation\n    JOINT",
+                                                    "CHANNELS 2 Zrotation Xrotation Yrotation\n    JOINT"),
+                                      9, r"the count says 2 but 3 channel names follow"),
 }
 
 
@@ -126,3 +137,55 @@ def test_huge_file_with_one_bad_value_names_its_line() -> None:
     text = CHAIN.replace("Frames: 2", "Frames: 5000").split("Frame Time: 0.5\n")[0] + "Frame Time: 0.5\n"
     with pytest.raises(BVHError, match=r"line 3801: value 4: '1\.2\.3' is not a number"):
         parse_bvh(text + "\n".join(rows) + "\n")
+
+
+def test_zero_frame_time_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "still.bvh"
+    path.write_text(CHAIN.replace("Frame Time: 0.5", "Frame Time: 0.0"))
+    with pytest.raises(BVHError, match=r"still\.bvh, line 23: Frame Time must be a positive number"):
+        read_bvh(path)
+
+
+def test_a_billion_frames_is_refused_before_allocating(tmp_path: Path) -> None:
+    """The declared count is checked against the lines that follow: no (frames x channels) array
+    is allocated for a count the file cannot hold (tracemalloc sees the whole parse)."""
+    import tracemalloc
+
+    path = tmp_path / "huge.bvh"
+    path.write_text(CHAIN.replace("Frames: 2", "Frames: 999999999999"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(BVHError, match=r"huge\.bvh, line 22: 'Frames:' announces 999999999999 frames"):
+            read_bvh(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, peak  # far below even one row per declared frame
+
+
+def _nested_chain(depth: int) -> str:
+    lines = ["HIERARCHY", "ROOT Root", "{", "OFFSET 0 0 0", "CHANNELS 3 Xposition Yposition Zposition"]
+    for d in range(depth):
+        lines += [f"JOINT J{d}", "{", "OFFSET 0 1 0", "CHANNELS 1 Zrotation"]
+    lines += ["End Site", "{", "OFFSET 0 1 0", "}"] + ["}"] * (depth + 1)
+    lines += ["MOTION", "Frames: 2", "Frame Time: 0.1"] + [" ".join(["0"] * (3 + depth))] * 2
+    return "\n".join(lines) + "\n"
+
+
+def test_a_hierarchy_thousands_deep_is_read_without_recursion_error(tmp_path: Path) -> None:
+    import sys
+
+    from data_pipeline.bvh import format_bvh
+
+    depth = 2 * sys.getrecursionlimit()  # a recursive parser would fail well before this
+    path = tmp_path / "deep.bvh"
+    path.write_text(_nested_chain(depth))
+    motion = read_bvh(path)
+    assert motion.skeleton.num_joints == depth + 2  # root, the chain, one End Site
+    assert motion.values.shape == (2, 3 + depth)
+    again = parse_bvh(format_bvh(motion))  # the writer is not recursive either
+    assert again.skeleton.names == motion.skeleton.names
+    # an unclosed deep hierarchy is a BVHError naming the innermost open joint
+    broken = _nested_chain(depth).replace("}\n" * (depth + 1), "}\n" * depth, 1)
+    with pytest.raises(BVHError, match=r"is never closed"):
+        parse_bvh(broken, source="deep.bvh")

@@ -178,13 +178,13 @@ Frame Time: 0.1
     assert sk.is_end_site.tolist() == [False, True, True, False]
 
 
-def test_zero_frames_zero_length_bones_and_names_with_spaces() -> None:
+def test_zero_length_bones_and_names_with_spaces() -> None:
     text = ("HIERARCHY\nROOT Root Node {\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n"
             "JOINT Left Hand {\nOFFSET 0 0 0\nCHANNELS 3 Zrotation Yrotation Xrotation\n}\n}\n"
-            "MOTION\nFrames: 0\nFrame Time: 0.008333\n")
+            "MOTION\nFrames: 1\nFrame Time: 0.008333\n0 0 0 0 0 0\n")
     m = parse_bvh(text)
     assert m.skeleton.names == ["Root Node", "Left Hand"]
-    assert m.values.shape == (0, 6)
+    assert m.values.shape == (1, 6)
     np.testing.assert_array_equal(m.skeleton.offsets, 0)
 
 

@@ -76,11 +76,13 @@ class VideoWriter:
     def open(self) -> None:
         import ffmpeg  # noqa: PLC0415  (ffmpeg-python)
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from data_pipeline.output_files import AtomicTarget  # noqa: PLC0415
+
+        self._target = AtomicTarget(self.path)  # encoded to a temporary name, renamed by close()
         stream = (
             ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{self.width}x{self.height}",
                          framerate=self.fps)
-            .output(str(self.path), vcodec="libx264", pix_fmt="yuv420p", crf=self.crf, preset=self.preset,
+            .output(str(self._target.tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=self.crf, preset=self.preset,
                     movflags="+faststart", r=self.fps)
             .global_args("-loglevel", "error", "-nostdin")
             .overwrite_output()
@@ -137,8 +139,12 @@ class VideoWriter:
         log = self._ffmpeg_log()
         self._stderr.close()
         self._proc = None
-        if (rc != 0 or self._error is not None) and not abort:
-            raise RuntimeError(f"ffmpeg failed (exit code {rc}) writing {self.path}: {log}")
+        if rc != 0 or self._error is not None or abort:
+            self._target.discard()
+            if not abort:
+                raise RuntimeError(f"ffmpeg failed (exit code {rc}) writing {self.path}: {log}")
+            return
+        self._target.commit()
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder (its best.pt, else latest.pt) or a .pt checkpoint file")
     parser.add_argument("--path", default="line:speed=1.2", help=PATH_HELP)
     parser.add_argument("--seconds", type=float, default=None,
-                        help="seconds to generate (default: 10 for built-in paths, the file's or take's own length "
-                             "for files)")
+                        help="seconds to generate, at most 3600 (default: 10 for built-in paths, the file's or "
+                             "take's own length for files)")
     parser.add_argument("--num", type=int, default=1, help="samples, generated in parallel as one batch")
     parser.add_argument("--temperature", type=float, default=1.0,
-                        help="latent scale; 0 gives the deterministic mean path (z = 0)")
+                        help="latent scale, 0 to 5; 0 gives the deterministic mean path (z = 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
     parser.add_argument("--start", choices=["auto", "bank", "mean"], default="auto",
                         help="context of paths other than bvh: 'bank': tau frames of real training motion whose "
@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(LSTM couplings only; same latents; each frame within ~1e-2 (bf16) or ~1e-3 (fp16) of "
                              "fp32 in normalised units, long samples drift further). For many samples on a CPU use "
                              "bf16: fp16 batches are slow without native fp16 maths (benchmarks/sample_speed.py)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -50,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from data_pipeline.bvh import BVHError
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
     from data_pipeline.profiles import ProfileError
     from data_pipeline.typed_config import ConfigError
     from moglow.checkpoint import CheckpointError, load_model
-    from moglow.export import export_samples
+    from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, UsageError, check_device, check_range,
+                                   check_sample_size, check_threads)
+    from moglow.export import export_paths, export_samples
     from moglow.frame_decoder import frame_decoder
     from moglow.paths import PathError, make_path, parse_path_spec
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
@@ -62,16 +66,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"moglow sample: error: {msg}", file=sys.stderr)
         return 1
 
-    if args.num < 1:
-        return fail("--num must be at least 1")
-    if args.seconds is not None and not args.seconds > 0:
-        return fail("--seconds must be positive")
-    if args.temperature < 0:
-        return fail("--temperature must not be negative")
+    try:
+        check_range("--seconds", args.seconds, 1e-3, MAX_SAMPLE_SECONDS)
+        check_range("--temperature", args.temperature, 0.0, MAX_TEMPERATURE)
+        check_sample_size(args.num, None)
+        check_threads(args.threads)
+        device = check_device(args.device)
+        refuse_overwrite(export_paths(args.out, args.num, args.prefix, bvh=not args.no_bvh), args.force,
+                         "moglow sample --out")
+    except (UsageError, OutputExistsError) as e:
+        return fail(str(e))
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        device = torch.device(args.device)
         model, ckpt = load_model(args.checkpoint, map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
@@ -81,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         extra = model.tau + model.lookahead
         seconds = args.seconds if args.seconds is not None else (None if spec.kind in ("file", "bvh") else 10.0)
         frames = None if seconds is None else extra + int(round(seconds * meta.fps))
+        check_sample_size(args.num, frames)
         trajectory = make_path(spec, frames, meta.data_config, meta.profile)
+        check_sample_size(args.num, trajectory.num_frames)
         if trajectory.num_frames <= extra:
             return fail(f"the path has {trajectory.num_frames} frames; the model needs more than "
                         f"tau + lookahead = {extra}")
@@ -97,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
                 "generation_seconds": round(seconds_taken, 3),
                 "generated_frames_per_second": round(samples.num * samples.num_frames / seconds_taken, 1)}
         report = export_samples(samples, meta.feature_def, args.out, prefix=args.prefix, bvh=not args.no_bvh,
-                                info=info, progress=not args.no_progress)
-    except (CheckpointError, PathError, ConfigError, BVHError, ProfileError, FileNotFoundError, ValueError,
+                                info=info, progress=not args.no_progress, force=args.force)
+    except (CheckpointError, PathError, ConfigError, BVHError, ProfileError, UsageError, OSError, ValueError,
             KeyError, RuntimeError) as e:
         return fail(str(e))
     print(f"generated {samples.num} x {samples.num_frames} frames at {meta.fps:g} fps along {args.path!r} "

@@ -38,6 +38,7 @@ from data_pipeline.bvh import read_bvh
 from data_pipeline.config import DataConfig
 from data_pipeline.features import (FeatureDefinition, FeatureSequence, extract_features, feature_definition,
                                     integrate_control, reconstruct_world_positions)
+from data_pipeline.output_files import refuse_overwrite, write_text_atomic
 from data_pipeline.heading import forward_directions, heading_angles, smooth_heading
 from data_pipeline.profiles import SkeletonProfile, load_profile
 from data_pipeline.scaler import Scaler
@@ -474,13 +475,18 @@ class EvaluationResult:
     def to_markdown(self) -> str:
         return format_table(self)
 
-    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """Write ``evaluation.json`` and ``evaluation.md`` into ``out_dir``; returns both paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        j, m = out / "evaluation.json", out / "evaluation.md"
-        j.write_text(self.to_json() + "\n")
-        m.write_text(self.to_markdown() + "\n")
+    @staticmethod
+    def output_paths(out_dir: str | Path) -> tuple[Path, Path]:
+        """The two files :meth:`write` writes into ``out_dir``."""
+        return Path(out_dir) / "evaluation.json", Path(out_dir) / "evaluation.md"
+
+    def write(self, out_dir: str | Path, force: bool = True) -> tuple[Path, Path]:
+        """Write ``evaluation.json`` and ``evaluation.md`` into ``out_dir`` (each to a temporary
+        name, then renamed); returns both paths. ``force=False``: refuse to replace them."""
+        j, m = self.output_paths(out_dir)
+        refuse_overwrite([j, m], force)
+        write_text_atomic(j, self.to_json() + "\n")
+        write_text_atomic(m, self.to_markdown() + "\n")
         return j, m
 
 
