@@ -154,6 +154,17 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     return path
 
 
+def load_error_summary(e: BaseException) -> str:
+    """One line for why ``torch.load(weights_only=True)`` failed (torch's own message is a page)."""
+    text = str(e)
+    for line in text.splitlines():
+        if "WeightsUnpickler error:" in line:
+            return ("it holds objects other than tensors and plain data, which are never unpickled: "
+                    + line.split("WeightsUnpickler error:", 1)[1].strip().split(". Please use")[0])
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)
+    return first[:300]
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` onto ``map_location``.
 
@@ -167,7 +178,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - re-raised with the file name
-        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from e
+        raise CheckpointError(f"{path}: not a readable checkpoint ({load_error_summary(e)})") from e
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a MoGlow checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})")
     return state

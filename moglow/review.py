@@ -46,6 +46,8 @@ from urllib.parse import quote
 
 import numpy as np
 
+from data_pipeline.output_files import make_folder, refuse_overwrite, write_text_atomic
+
 __all__ = ["SampleSet", "TrainingSummary", "find_sample_sets", "render_sample_set", "plot_sample_paths",
            "training_summary", "load_evaluation", "write_review", "PageCheck", "check_page", "serve_folder",
            "find_chromium", "ReviewError"]
@@ -508,7 +510,8 @@ pre{background:#f1f3f5;padding:.6rem;overflow:auto;font-size:.85em}
 
 def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render: bool = True,
                  width: int | None = None, height: int = 360, progress: bool = True,
-                 count_parameters: bool = True, log: Callable[[str], None] | None = print) -> Path:
+                 count_parameters: bool = True, log: Callable[[str], None] | None = print,
+                 force: bool = True) -> Path:
     """Write the review page of a run folder; returns the ``index.html`` path.
 
     Args:
@@ -519,6 +522,7 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
         width, height: video frame size in pixels (width default: 320 per sample).
         progress: tqdm bars while rendering; count_parameters: load the checkpoint to count them.
         log: where one-line messages go (None: nowhere).
+        force: replace an existing ``index.html`` (False: :class:`OutputExistsError` instead).
     Raises:
         ReviewError: the folder does not exist or holds neither a training log nor samples.
     """
@@ -527,7 +531,8 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
     if not run_dir.is_dir():
         raise ReviewError(f"run folder not found: {run_dir}")
     out = Path(out_dir) if out_dir is not None else run_dir / REVIEW_DIR
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_overwrite([out / "index.html"], force, "moglow review")
+    make_folder(out)
     summary = training_summary(run_dir, count_parameters=count_parameters)
     sets = find_sample_sets(run_dir)
     evaluation = load_evaluation(run_dir)
@@ -569,11 +574,7 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
         parts.append(f"<section id=config>\n<h2>Configuration</h2>\n<details><summary>{_e(CONFIG_YAML)}</summary>"
                      f"<pre>{_e(summary.config_text)}</pre></details>\n</section>")
     parts.append("</body>\n</html>\n")
-    page = out / "index.html"
-    tmp = page.with_suffix(".html.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    return write_text_atomic(out / "index.html", "\n".join(parts))
 
 
 # ============================================================================ checking in a browser

@@ -213,3 +213,43 @@ def test_real_data_in_place(bandai_namco_dir, tmp_path):
     # 30 fps -> 20 fps
     src = sum(f["source_frames"] for f in data.manifest["files"] if f["split"] == "val")
     assert abs(frames - src * 2 / 3) <= 2 * len(val)
+
+
+def _bad_variants(good_text: str) -> dict[str, str]:
+    """A real take broken in each way issue 12 lists."""
+    head, _, body = good_text.partition("MOTION")
+    frames_line = next(ln for ln in body.splitlines() if ln.startswith("Frames:"))
+    lines = body.splitlines()
+    first_frame = lines.index(next(ln for ln in lines if ln.startswith("Frame Time:"))) + 1
+    deep = ("HIERARCHY\nROOT Hips\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n"
+            + "".join(f"JOINT J{d}\n{{\nOFFSET 0 1 0\nCHANNELS 1 Zrotation\n" for d in range(3000))
+            + "}\n" * 3001 + "MOTION\nFrames: 1\nFrame Time: 0.1\n" + " ".join(["0"] * 3003) + "\n")
+    full = "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+    channels = head.replace(full, full.rsplit(" ", 1)[0], 1) + "MOTION" + body  # 6 announced, 5 named
+    return {
+        "zero_frames": head + "MOTION\n" + "\n".join([ln.replace(frames_line, "Frames: 0") for ln in
+                                                     lines[1:first_frame]]) + "\n",
+        "zero_frame_time": head + "MOTION" + body.replace("Frame Time:", "Frame Time: 0 #", 1).replace(
+            "Frame Time: 0 #", "Frame Time: 0\n#", 1).split("\n#", 1)[0] + "\n" + "\n".join(lines[first_frame:]) + "\n",
+        "billions_of_frames": head + "MOTION" + body.replace(frames_line, "Frames: 5000000000", 1),
+        "deep_hierarchy": deep,
+        "channel_count": channels,
+    }
+
+
+@pytest.mark.parametrize("kind", ["zero_frames", "zero_frame_time", "billions_of_frames", "deep_hierarchy",
+                                  "channel_count"])
+def test_skip_bad_keeps_the_good_files(small_data, tmp_path, kind):
+    """One bad file of each kind: without --skip-bad one clear error naming it; with it, the good
+    files are all prepared and the bad one is listed in the manifest."""
+    text = (small_data / Path(FILES[0]).name).read_text()
+    bad = small_data / f"dataset-2_walk_broken_{kind}.bvh"
+    bad.write_text(_bad_variants(text)[kind])
+    with pytest.raises((BVHError, PrepareError, ValueError), match=bad.name):
+        _prepare(_cfg(), small_data, tmp_path / "strict")
+    with pytest.warns(UserWarning, match=f"skipping bad file: .*{bad.name}"):
+        out, _ = _prepare(_cfg(), small_data, tmp_path / "prep", skip_bad=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["skipped_bad"] == [bad.name]
+    ok = sorted(f["path"] for f in manifest["files"] if f["status"] == "ok")
+    assert ok == sorted(Path(f).name for f in FILES)

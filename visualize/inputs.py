@@ -22,6 +22,26 @@ from . import geometry as geo
 #: fps of an .npz file without an ``fps`` key (the feature pipeline's default rate)
 DEFAULT_NPZ_FPS = 20.0
 
+#: farthest a joint may be from the origin to be drawn, metres (10 km; beyond that a file is
+#: in the wrong unit or broken, and float32 vertex positions lose centimetre precision)
+MAX_POSITION_M = 1e4
+
+
+def check_positions(positions: np.ndarray, source: str, what: str = "positions") -> None:
+    """Raise ValueError naming ``source`` unless every coordinate is finite and within
+    :data:`MAX_POSITION_M` metres of the origin."""
+    x = np.asarray(positions)
+    if x.size == 0:
+        return
+    finite = np.isfinite(x)
+    if not finite.all():
+        frame = int(np.argwhere(~finite)[0][-3]) if x.ndim >= 3 else 0
+        raise ValueError(f"{source}: {what} hold NaN or infinity (first at frame {frame}); cannot render")
+    far = float(np.abs(x).max())
+    if far > MAX_POSITION_M:
+        raise ValueError(f"{source}: {what} reach {far:.3g} m from the origin; at most {MAX_POSITION_M:g} m can be "
+                         f"rendered (wrong unit? see --unit-scale)")
+
 
 @dataclass
 class Clip:
@@ -111,6 +131,7 @@ def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=Non
     if unit_scale is None:
         unit_scale = guess_unit_scale(geo.character_height(world))
     positions = world * unit_scale
+    check_positions(positions, str(path), "joint positions (in metres)")
     height = geo.character_height(positions)
     if not 0.4 <= height <= 3.0:
         warnings.warn(f"{path}: with unit scale {unit_scale:g} the skeleton is {height:.2f} m tall; "
@@ -125,8 +146,13 @@ def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=Non
 def load_npz_clip(path: str | Path, fps: float | None = None, start: int = 0,
                   frames: int | None = None) -> Clip:
     """Read an .npz of joint positions (keys in the module docstring)."""
-    with np.load(path, allow_pickle=False) as data:
-        d = {k: data[k] for k in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            d = {k: data[k] for k in data.files}
+    except ValueError as e:  # an object array: a pickle inside, never loaded
+        raise ValueError(f"{path}: {e} (objects inside an .npz are never unpickled)") from None
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
     for key in ("positions", "parents"):
         if key not in d:
             raise KeyError(f"{path}: missing key {key!r} (has: {', '.join(sorted(d)) or 'nothing'})")
@@ -135,6 +161,10 @@ def load_npz_clip(path: str | Path, fps: float | None = None, start: int = 0,
         positions = positions[None]
     if positions.ndim != 4 or positions.shape[-1] != 3:
         raise ValueError(f"{path}: positions must be (F, J, 3) or (N, F, J, 3); got {positions.shape}")
+    check_positions(positions, str(path))
+    for key in ("path", "ground_truth", "ground_truth_path"):
+        if key in d:
+            check_positions(d[key], str(path), key)
     parents = np.asarray(d["parents"], dtype=np.int64)
     if parents.shape != (positions.shape[2],):
         raise ValueError(f"{path}: parents has shape {parents.shape}, positions have {positions.shape[2]} joints")

@@ -182,6 +182,11 @@ def make_tracks(positions: np.ndarray, parents: np.ndarray, paths: np.ndarray | 
         positions = positions[None]
     if positions.ndim != 4 or positions.shape[-1] != 3:
         raise ValueError(f"positions must be (F, J, 3) or (N, F, J, 3); got {positions.shape}")
+    from .inputs import check_positions  # noqa: PLC0415
+
+    check_positions(positions, "render")
+    if ground_truth is not None:
+        check_positions(ground_truth, "render", "ground_truth")
     n = positions.shape[0]
     shared = None
     per_sample = [None] * n

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from moglow.evaluation.frechet import frechet_distance, gaussian_fit
+from .safe_load import load_plain
 
 
 class LeNet(nn.Module):
@@ -119,7 +120,7 @@ class FIDLeNet:
 
     @classmethod
     def load(cls, path: Path) -> "FIDLeNet":  # noqa: D102
-        s = torch.load(path, weights_only=True)
+        s = load_plain(path, ("state", "levels", "channels", "classes", "feature_dim"), "FID-LeNet classifier")
         net = LeNet(s["channels"], s["classes"], s["feature_dim"])
         net.load_state_dict(s["state"])
         return cls(net, s["levels"])

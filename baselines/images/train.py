@@ -31,6 +31,7 @@ from torch import Tensor
 from .gan import Discriminator, discriminator_loss, generator_loss
 from .model import ImageFlow, evaluate_bits, evaluate_bits_u
 from .preprocess import dequantize
+from .safe_load import ImageCheckpointError, load_plain
 
 PARADIGMS = ("nll", "gan", "hybrid")
 
@@ -80,6 +81,12 @@ def _batch(data: Tensor, n: int, g: torch.Generator) -> Tensor:
     return data[torch.randint(0, len(data), (n,), generator=g)]
 
 
+def load_state(path: str | Path) -> dict:
+    """A checkpoint written by :func:`train_image_flow`, read without running code from it
+    (:func:`baselines.images.safe_load.load_plain`; :class:`ImageCheckpointError` naming the file)."""
+    return load_plain(path, ("model", "model_cfg"))
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -112,7 +119,7 @@ def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cf
     d_opt = torch.optim.Adam(disc.parameters(), cfg.disc_lr, betas=(0.5, 0.999)) if disc else None
     step, history, elapsed = 0, [], 0.0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = load_state(checkpoint)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if disc is not None:
@@ -211,10 +218,11 @@ def load_checkpoint_model(path: Path) -> ImageFlow:
     """The :class:`ImageFlow` saved by :func:`train_image_flow` at ``path`` (eval mode)."""
     from .model import ImageFlowConfig
 
-    state = torch.load(path, weights_only=False)
+    state = load_state(path)
     model = ImageFlow(ImageFlowConfig.from_dict(state["model_cfg"]))
     model.load_state_dict(state["model"])
     return model.eval()
 
 
-__all__ = ["PARADIGMS", "TrainConfig", "train_image_flow", "load_checkpoint_model"]
+__all__ = ["PARADIGMS", "TrainConfig", "train_image_flow", "load_checkpoint_model", "load_state",
+           "ImageCheckpointError"]

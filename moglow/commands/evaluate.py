@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="without --checkpoint: skeleton profile of the files (e.g. cmu)")
     parser.add_argument("--fps", type=float, default=20.0, help="without --checkpoint: frame rate to resample to")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--force", action="store_true", help="replace evaluation.json/.md already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -38,10 +39,14 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import sys
 
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
     from data_pipeline.typed_config import ConfigError
     from moglow.checkpoint import CheckpointError
+    from moglow.cli_checks import MAX_TEMPERATURE, UsageError, check_device, check_range
     from moglow.evaluation.config import load_evaluation_config
-    from moglow.evaluation.evaluate import EvaluationError, evaluate_checkpoint, evaluate_reference
+    from moglow.evaluation.evaluate import EvaluationError, EvaluationResult, evaluate_checkpoint, evaluate_reference
+
+    result_paths = EvaluationResult.output_paths
 
     try:
         cfg = load_evaluation_config(args.config)
@@ -50,25 +55,31 @@ def run(args: argparse.Namespace) -> int:
                      "batch_size": args.batch_size}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
+        check_range("--temperature", cfg.temperature, 0.0, MAX_TEMPERATURE)
+        check_range("--num-samples", cfg.num_samples, 1, 1000, integer=True)
         progress = not args.no_progress
         if args.checkpoint is not None:
             if args.data is None and args.split is None:
                 raise ValueError("give --data HELD_OUT_BVH_DIR or --split test")
-            result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
-                                         split=args.split)
             ckpt = args.checkpoint
             out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
+            check_device(args.device)
+            refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
+            result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
+                                         split=args.split)
         elif args.profile:
             from data_pipeline.config import DataConfig
 
             if args.data is None or args.split is not None:
                 raise ValueError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
-            result = evaluate_reference(args.data, args.profile, DataConfig(fps=args.fps), cfg, progress=progress)
             out = args.out or Path("evaluation")
+            refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
+            result = evaluate_reference(args.data, args.profile, DataConfig(fps=args.fps), cfg, progress=progress)
         else:
             raise ValueError("give --checkpoint RUN, or --profile NAME to score the mocap alone")
         json_path, md_path = result.write(out)
-    except (OSError, ValueError, KeyError, RuntimeError, ConfigError, CheckpointError, EvaluationError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, ConfigError, CheckpointError, EvaluationError, UsageError,
+            OutputExistsError) as e:
         print(f"moglow evaluate: error: {e}", file=sys.stderr)
         return 1
     print(result.to_markdown())

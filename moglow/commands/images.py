@@ -70,6 +70,20 @@ def _fid_path(arg, data: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: D103
+    import sys
+
+    from baselines.images.train import ImageCheckpointError
+    from moglow.cli_checks import UsageError, check_threads
+
+    try:
+        check_threads(args.threads)
+        return _run(args)
+    except (ImageCheckpointError, UsageError) as e:
+        print(f"moglow images {args.action}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     import torch
 
     from baselines.images.data import load_images

@@ -31,18 +31,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gl-platform", choices=["auto", "egl", "osmesa"], default="auto",
                         help="off-screen OpenGL platform; auto tries EGL, then OSMesa")
     parser.add_argument("--crf", type=int, default=20, help="x264 quality (lower: better, larger)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
+    from moglow.cli_checks import UsageError, check_range
     from visualize.gl_platform import select_platform
     from visualize.inputs import load_clip
 
     try:
-        if args.frames is not None and args.frames < 1:
-            raise ValueError("--frames must be at least 1")
+        check_range("--frames", args.frames, 1, None, integer=True)
+        check_range("--start", args.start, 0, None, integer=True)
+        check_range("--width", args.width, 16, 7680, integer=True)
+        check_range("--height", args.height, 16, 4320, integer=True)
+        check_range("--fps", args.fps, 1, 240)
+        check_range("--crf", args.crf, 0, 51, integer=True)
+        refuse_overwrite([args.out], args.force, "moglow render --out")
+    except (UsageError, OutputExistsError) as e:
+        print(f"moglow render: error: {e}", file=sys.stderr)
+        return 1
+    try:
         clip = load_clip(args.input, unit_scale=args.unit_scale, profile=args.profile, fps=args.fps,
                          start=args.start, frames=args.frames)
         platform = select_platform(args.gl_platform)

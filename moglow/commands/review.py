@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="open the page in headless Chromium and check that every video plays and "
                              "nothing logs an error (needs the chromium package)")
+    parser.add_argument("--force", action="store_true", help="replace an existing index.html")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -24,11 +25,16 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from data_pipeline.output_files import OutputExistsError
+    from moglow.checkpoint import CheckpointError
     from moglow.review import ReviewError, check_page, serve_folder, write_review
 
     try:
         page = write_review(args.run_dir, args.out, render=not args.no_render, width=args.width,
-                            height=args.height, progress=not args.no_progress)
+                            height=args.height, progress=not args.no_progress, force=args.force)
+    except (OutputExistsError, CheckpointError) as e:
+        print(f"moglow review: error: {e}", file=sys.stderr)
+        return 1
     except (ReviewError, OSError, ValueError, RuntimeError) as e:
         print(f"moglow review: error: {e}", file=sys.stderr)
         return 1

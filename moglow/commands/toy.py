@@ -47,6 +47,15 @@ def run(args: argparse.Namespace) -> int:
     from baselines.toy.run import run_experiment
     from baselines.toy.train import TrainConfig
 
+    import sys
+
+    from moglow.cli_checks import UsageError, check_threads
+
+    try:
+        check_threads(args.threads)
+    except UsageError as e:
+        print(f"moglow toy: error: {e}", file=sys.stderr)
+        return 1
     torch.set_num_threads(args.threads)
     cfg = ToyModelConfig(family=args.model, num_steps=args.steps, hidden=args.hidden, num_layers=args.layers,
                          activation=args.activation, num_breakpoints=args.breakpoints, paaf_init=args.paaf_init,

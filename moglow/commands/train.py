@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(env MOGLOW_CACHE)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is often "
                         "fastest for small models on a busy machine)")
+    parser.add_argument("--force", action="store_true", help="train into an --out folder that already holds a run's "
+                        "checkpoints (they are replaced); without it that is an error")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per log row instead)")
 
 
@@ -65,14 +67,45 @@ def prepared_folder(data_cfg, data: Path | None, cache: Path, progress: bool) ->
                            log=lambda m: print(m, file=sys.stderr))
 
 
+def run_folder(name: str, out: Path | None, resume: Path | None, runs: Path = Path("runs")) -> Path:
+    """Where a run writes: ``--out``, else the ``--resume`` folder, else ``runs/<name>-<time>``.
+
+    The config's name is a plain name (:func:`moglow.config.check_plain_name`; checked again
+    here for configs built in code), so the default folder is always inside ``runs/``.
+    """
+    from moglow.cli_checks import UsageError
+    from moglow.config import check_plain_name
+
+    if out is not None:
+        return out
+    if resume is not None:
+        return resume if resume.is_dir() else resume.parent
+    try:
+        check_plain_name(name, "the config's name")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    folder = runs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if folder.resolve().parent != runs.resolve():
+        raise UsageError(f"the config's name {name!r} would put the run folder outside {runs}/")
+    return folder
+
+
 def run(args: argparse.Namespace) -> int:
     from data_pipeline.prepare import PreparedData
     from data_pipeline.typed_config import ConfigError
     from moglow import distributed as D
     from moglow.checkpoint import CheckpointError, load_checkpoint
     from moglow.config import experiment_from_dict, load_experiment
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
+    from moglow.cli_checks import UsageError, check_range, check_threads
     from moglow.train import Trainer, TrainingDiverged, resolve_device
 
+    try:
+        check_threads(args.threads)
+        check_range("--steps", args.steps, 1, None, integer=True)
+    except UsageError as e:
+        print(f"moglow train: {e}", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -94,7 +127,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.steps is not None:
         cfg.train.steps = args.steps
-    device = resolve_device(args.device or cfg.train.device)
+    try:
+        device = resolve_device(args.device or cfg.train.device)
+        run_dir = run_folder(cfg.name, args.out, args.resume)
+        if args.resume is None:  # a fresh run never replaces another run's checkpoints unasked
+            refuse_overwrite([run_dir / "latest.pt", run_dir / "best.pt"], args.force, "moglow train --out")
+    except (UsageError, OutputExistsError) as e:
+        print(f"moglow train: {e}", file=sys.stderr)
+        return 2
     info = D.init_from_env(device.type)
     progress = not args.no_progress and info.is_main
     try:
@@ -108,12 +148,6 @@ def run(args: argparse.Namespace) -> int:
             folder = prepared_folder(cfg.data, data_arg, args.cache, False)
         data = PreparedData.load(folder)
 
-        if args.out is not None:
-            run_dir = args.out
-        elif args.resume is not None:
-            run_dir = args.resume
-        else:
-            run_dir = Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         resume_from = None
         if args.resume is not None:
             resume_from = args.resume / "latest.pt" if args.resume.is_dir() else args.resume
@@ -131,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as e:
         print(f"moglow train: training diverged: {e}", file=sys.stderr)
         return 3
-    except (FileNotFoundError, CheckpointError, ConfigError) as e:
+    except (OSError, CheckpointError, ConfigError) as e:
         print(f"moglow train: {e}", file=sys.stderr)
         return 2
     finally:
