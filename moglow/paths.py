@@ -376,16 +376,22 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
         raise PathError(f"path file not found: {path}")
     if path.suffix.lower() == ".csv":
         with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
-        if len(rows) < 2:
+            reader = csv.reader(f)
+            numbered = [(reader.line_num, r) for r in reader if r and not r[0].lstrip().startswith("#")]
+        if len(numbered) < 2:
             raise PathError(f"{path}: need a header row and at least one data row")
-        header = [h.strip().lower() for h in rows[0]]
-        try:
-            data = np.array([[float(v) for v in r] for r in rows[1:]], dtype=np.float64)
-        except ValueError as e:
-            raise PathError(f"{path}: not a number ({e})") from None
-        if data.shape[1] != len(header):
-            raise PathError(f"{path}: rows have {data.shape[1]} values but the header names {len(header)} columns")
+        header = [h.strip().lower() for h in numbered[0][1]]
+        rows = []
+        for line, r in numbered[1:]:
+            if len(r) != len(header):
+                raise PathError(f"{path}, line {line}: {len(r)} values but the header names {len(header)} columns")
+            try:
+                values = [float(v) for v in r]
+            except ValueError as e:
+                raise PathError(f"{path}, line {line}: not a number ({e})") from None
+            _check_finite(values, header, f"{path}, line {line}")
+            rows.append(values)
+        data = np.array(rows, dtype=np.float64)
         return {h: data[:, i] for i, h in enumerate(header)}
     try:
         doc = json.loads(path.read_text())
@@ -396,22 +402,61 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
             if key in doc:
                 doc = doc[key]
                 break
-    if isinstance(doc, dict):
-        return {str(k).lower(): np.asarray(v, dtype=np.float64) for k, v in doc.items()}
-    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        keys = sorted({str(k).lower() for r in doc for k in r})
-        try:
-            return {k: np.array([float({str(a).lower(): b for a, b in r.items()}[k]) for r in doc]) for k in keys}
-        except KeyError as e:
-            raise PathError(f"{path}: every row needs the same keys (missing {e})") from None
-    if isinstance(doc, list) and doc and all(isinstance(r, (list, tuple)) and len(r) == 2 for r in doc):
-        arr = np.asarray(doc, dtype=np.float64)
-        return {"x": arr[:, 0], "z": arr[:, 1]}
+    try:
+        if isinstance(doc, dict):
+            cols = {str(k).lower(): np.asarray(v, dtype=np.float64) for k, v in doc.items()}
+            for k, v in cols.items():
+                bad = np.flatnonzero(~np.isfinite(v.reshape(len(v), -1)).all(axis=1)) if v.ndim else []
+                if len(bad):
+                    raise PathError(f"{path}: {k}[{bad[0]}] (row {bad[0]}) is {float(v.reshape(len(v), -1)[bad[0]][0])!r}; path values must be "
+                                    f"finite numbers")
+            return cols
+        if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+            keys = sorted({str(k).lower() for r in doc for k in r})
+            rows = []
+            for i, r in enumerate(doc):
+                low = {str(a).lower(): b for a, b in r.items()}
+                try:
+                    values = [float(low[k]) for k in keys]
+                except KeyError as e:
+                    raise PathError(f"{path}, row {i}: every row needs the same keys (missing {e})") from None
+                _check_finite(values, keys, f"{path}, row {i}")
+                rows.append(values)
+            return {k: np.array([r[j] for r in rows]) for j, k in enumerate(keys)}
+        if isinstance(doc, list) and doc and all(isinstance(r, (list, tuple)) and len(r) == 2 for r in doc):
+            arr = np.asarray(doc, dtype=np.float64)
+            for i, r in enumerate(arr):
+                _check_finite(r, ["x", "z"], f"{path}, row {i}")
+            return {"x": arr[:, 0], "z": arr[:, 1]}
+    except (TypeError, ValueError) as e:  # e.g. a string where a number belongs
+        if isinstance(e, PathError):
+            raise
+        raise PathError(f"{path}: not a number ({e})") from None
     raise PathError(f"{path}: expected rows of waypoints or velocities (see moglow.paths)")
 
 
+def _check_finite(values, names: list[str], where: str) -> None:
+    """PathError naming ``where`` (file and line/row) and the column of the first NaN/inf value."""
+    for name, v in zip(names, values):
+        if not math.isfinite(v):
+            raise PathError(f"{where}: {name} is {float(v)!r}; path values must be finite numbers")
+
+
+#: longest path a file may describe (frames at the model's rate): a day at 120 fps
+MAX_PATH_FRAMES = 24 * 3600 * 120
+
+
+def _check_frames(n: int, fps: float) -> int:
+    if n > MAX_PATH_FRAMES:
+        raise PathError(f"the path lasts {(n - 1) / fps:g} s ({n:,} frames at {fps:g} fps); at most "
+                        f"{MAX_PATH_FRAMES:,} frames")
+    return n
+
+
 def _frame_count(num_frames: int | None, duration: float, fps: float) -> int:
-    return int(num_frames) if num_frames is not None else int(math.floor(duration * fps + 1e-9)) + 1
+    if num_frames is not None:
+        return int(num_frames)
+    return _check_frames(int(math.floor(min(duration * fps, 1e18) + 1e-9)) + 1, fps)
 
 
 def _file_path(spec: PathSpec, num_frames: int | None, cfg: DataConfig) -> Trajectory:
@@ -453,7 +498,8 @@ def _file_path(spec: PathSpec, num_frames: int | None, cfg: DataConfig) -> Traje
             s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=-1))])
             if speed <= 0:
                 raise PathError(f"{path}: speed must be positive for waypoints without times")
-            n = int(num_frames) if num_frames is not None else int(math.ceil(s[-1] / speed * fps - 1e-9)) + 1
+            n = int(num_frames) if num_frames is not None else _check_frames(
+                int(math.ceil(min(s[-1] / speed * fps, 1e18) - 1e-9)) + 1, fps)
             dist = np.minimum(np.arange(n) * speed / fps, s[-1])
             xz = spline(np.interp(dist, s, dense_u))
             file_times = np.interp(dist, s, dense_u)  # heading column follows the waypoint parameter
@@ -537,7 +583,12 @@ def make_path(spec: str | PathSpec, num_frames: int | None, cfg: DataConfig, pro
     if spec.kind == "bvh":
         return _bvh_path(spec, num_frames, cfg, profile)
     if spec.kind == "file":
-        return _file_path(spec, num_frames, cfg)
+        try:
+            return _file_path(spec, num_frames, cfg)
+        except PathError as e:  # every problem of a path file names the file
+            if str(spec.target) in str(e):
+                raise
+            raise PathError(f"{spec.target}: {e}") from None
     if num_frames is None or num_frames < 2:
         raise PathError(f"path {spec.kind!r} needs a length of at least 2 frames, got {num_frames}")
     fn = _BUILT_INS[spec.kind][0]

@@ -156,7 +156,12 @@ def test_cli_errors_are_clear(walks, checkpoint, tmp_path, capsys):
     cmu = require_path(CMU_BVH / "01_01.bvh", "CMU take 01_01").parent
     rc = main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(cmu), "--pattern", "01_01.bvh",
                "--no-progress", "--out", str(tmp_path / "x")])
-    assert rc == 1 and "not in the skeleton" in capsys.readouterr().err  # a CMU take is not a Bandai Namco skeleton
+    err = capsys.readouterr().err  # a CMU take is not a Bandai Namco skeleton: the message names the take
+    assert rc == 1 and "not in the skeleton" in err and "01_01.bvh" in err, err
+    rc = main(["evaluate", "--data", str(cmu), "--profile", "bandai_namco", "--pattern", "01_01.bvh", "--no-progress",
+               "--out", str(tmp_path / "y")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "not in the skeleton" in err and str(cmu / "01_01.bvh") in err, err
     rc = main(["evaluate", "--data", str(cmu), "--no-progress"])
     assert rc == 1 and "--profile" in capsys.readouterr().err
 

@@ -201,3 +201,19 @@ def test_bvh_take_path_is_the_training_features(tmp_path):
         make_path(f"bvh:{take}", 10_000, cfg, profile)
     with pytest.raises(PathError, match="needs the skeleton profile"):
         make_path(f"bvh:{take}", None, cfg)
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("nan.csv", "x,z\n0,0\n# a comment line\n1,nan\n2,0\n", r"nan\.csv, line 4: z is nan; path values must be finite"),
+    ("inf.csv", "t,vx,vz\n0,1,0\n1,inf,0\n", r"inf\.csv, line 3: vx is inf"),
+    ("nan.json", '[{"x": 0, "z": 0}, {"x": 1, "z": NaN}]', r"nan\.json, row 1: z is nan"),
+    ("pairs.json", "[[0, 0], [1, Infinity]]", r"pairs\.json, row 1: z is inf"),
+    ("cols.json", '{"x": [0, 1, NaN], "z": [0, 0, 0]}', r"cols\.json: x\[2\] \(row 2\) is nan"),
+    ("ragged.csv", "x,z\n0,0\n1\n", r"ragged\.csv, line 3: 1 values but the header names 2 columns"),
+    ("long.csv", "t,x,z\n0,0,0\n1e12,1,0\n", r"long\.csv: the path lasts 1e\+12 s"),
+])
+def test_path_files_with_bad_values_name_the_file_and_row(tmp_path, name, text, where):
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(PathError, match=where):
+        make_path(str(f), None, CFG)

@@ -40,7 +40,7 @@ from data_pipeline.features import (FeatureDefinition, FeatureSequence, extract_
                                     integrate_control, reconstruct_world_positions)
 from data_pipeline.output_files import refuse_overwrite, write_text_atomic
 from data_pipeline.heading import forward_directions, heading_angles, smooth_heading
-from data_pipeline.profiles import SkeletonProfile, load_profile
+from data_pipeline.profiles import ProfileError, SkeletonProfile, load_profile
 from data_pipeline.scaler import Scaler
 from data_pipeline.typed_config import to_dict
 from moglow.sampling import generate_poses
@@ -194,7 +194,10 @@ def load_heldout(files: Sequence[Path], pipeline: Pipeline, max_seconds: float |
         it = tqdm(files, desc="reading held-out files", unit="file")
     for path in it:
         motion = read_bvh(path)
-        mine = feature_definition(motion.skeleton, pipeline.profile, pipeline.data_config)
+        try:
+            mine = feature_definition(motion.skeleton, pipeline.profile, pipeline.data_config)
+        except ProfileError as e:  # a joint the profile needs is missing: say which file lacks it
+            raise ProfileError(f"{path}: {e}") from None
         if fdef is None:
             fdef = mine
         elif mine.columns != fdef.columns or mine.joints != fdef.joints:
