@@ -100,3 +100,42 @@ def test_resuming_on_different_data_is_refused(tmp_path):
     other = SyntheticData(seed=1)
     with pytest.raises(CheckpointError, match="different data"):
         Trainer(tiny_config(steps=4), other, tmp_path, progress=False).fit(resume_from=tmp_path)
+
+
+@pytest.mark.parametrize("where", ["data.scaler.std", "data.start_bank.poses", "data.control_scaler.mean",
+                                   "trainer.best_val"])
+def test_no_nan_anywhere_in_a_checkpoint(tmp_path, where):
+    """Every tensor, array and number is checked, not only model and optimiser (``tau: 0`` once
+    wrote NaN into the start bank)."""
+    state = _state(1.0)
+    state["data"] = {"scaler": {"mean": [0.0, 1.0], "std": [1.0, 2.0]},
+                     "control_scaler": {"mean": np.zeros(3), "std": np.ones(3)},
+                     "start_bank": {"poses": torch.zeros(4, 3, 2), "sources": ["a", "b"]}}
+    state["trainer"] = {"best_val": 1.5, "rng": [1, 2, 3]}
+    save_checkpoint(state, tmp_path / "fine.pt")  # all finite: written
+    if where == "data.scaler.std":
+        state["data"]["scaler"]["std"][1] = float("nan")
+    elif where == "data.start_bank.poses":
+        state["data"]["start_bank"]["poses"][2, 1, 0] = float("nan")
+    elif where == "data.control_scaler.mean":
+        state["data"]["control_scaler"]["mean"][0] = np.inf
+    else:
+        state["trainer"]["best_val"] = float("nan")
+    with pytest.raises(CheckpointError, match=where.replace(".", r"\.")):
+        save_checkpoint(state, tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.pt"]
+
+
+def test_resume_removes_temporaries_of_an_interrupted_write(tmp_path):
+    """A kill during a checkpoint write leaves ``.latest.pt.*.tmp``; resuming removes them."""
+    data = SyntheticData()
+    Trainer(tiny_config(steps=6), data, tmp_path, progress=False).fit()
+    stale = [tmp_path / ".latest.pt.k1l2m3.tmp", tmp_path / ".best.pt.x9y8z7.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a checkpoint")
+    keep = tmp_path / ".notes.tmp"
+    keep.write_text("not ours")
+    Trainer(tiny_config(steps=8), data, tmp_path, progress=False).fit(resume_from=tmp_path)
+    assert not any(p.exists() for p in stale)
+    assert keep.exists() and load_checkpoint(tmp_path / "latest.pt")["step"] == 8

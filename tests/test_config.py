@@ -81,3 +81,34 @@ def test_invalid_train_values_are_rejected(tmp_path, key, value, message):
     path.write_text(yaml.safe_dump(d))
     with pytest.raises(ConfigError, match=message):
         load_experiment(path)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "the config is empty"),
+    ("# nothing here\n", "the config is empty"),
+    ("name: x\ndata: {}\ntrain: {steps: 10}\n", "no model: section"),
+    ("name: x\ndata: {}\nmodel: {}\n", "no train: section"),
+    ("[1, 2]\n", "not a mapping"),
+])
+def test_a_config_must_name_its_sections(tmp_path, text, fragment):
+    """An empty file or a forgotten section must not silently train the 73M-parameter paper model."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment) as e:
+        load_experiment(path)
+    assert str(path) in str(e.value)
+
+
+def test_all_defaults_is_spelled_out(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("data: {}\nmodel: {}\ntrain: {}\n")
+    assert load_experiment(path) == ExperimentConfig()
+
+
+def test_tau_zero_is_rejected(tmp_path):
+    d = yaml.safe_load((CONFIGS / "tiny_cpu.yaml").read_text())
+    d["model"]["tau"] = 0
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError, match="tau must be at least 1, got 0"):
+        load_experiment(path)

@@ -233,3 +233,34 @@ def test_torch_compile_option_trains_to_the_same_losses(tmp_path):
     # flips moves its parameter by up to 2 lr: after one step the runs differ at the 1e-3 level, no more.
     second = {c: float(rows[c][1]["train_nats_per_frame_dropout"]) for c in rows}
     assert second[True] == pytest.approx(second[False], rel=1e-2)
+
+
+def test_a_nan_validation_never_becomes_best(tmp_path, monkeypatch):
+    """A NaN first validation once became best.pt forever (nothing is < NaN)."""
+    cfg = tiny_config(steps=12, val_every=3, checkpoint_every=3)
+    trainer = Trainer(cfg, SyntheticData(), tmp_path, progress=False)
+    values = iter([float("nan"), 5.0, float("nan"), 4.0])
+    monkeypatch.setattr(trainer, "validate", lambda: next(values))
+    result = trainer.fit()
+    assert result.best_val_nats == 4.0
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["step"] == 12 and best["trainer"]["best_val"] == 4.0
+    assert load_checkpoint(tmp_path / "latest.pt")["trainer"]["last_val"] == 4.0
+
+
+def test_a_nan_first_validation_writes_no_best(tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(steps=6, val_every=3), SyntheticData(), tmp_path, progress=False)
+    monkeypatch.setattr(trainer, "validate", lambda: float("nan"))
+    assert trainer.fit().best_val_nats is None
+    assert not (tmp_path / "best.pt").exists()  # sample/evaluate fall back to latest.pt
+
+
+def test_rollback_goes_to_the_checkpoint_before_the_first_bad_step(tmp_path, capsys):
+    """latest.pt is not rewritten during a streak of non-finite steps (steps 5-9 here, with a
+    checkpoint due at 6 and 8): the rollback returns to step 4, before the streak began."""
+    cfg = tiny_config(steps=14, checkpoint_every=2, val_every=100, max_consecutive_skips=5,
+                      inject_nan_at=[5, 6, 7, 8, 9])
+    result = Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    assert result.rollbacks == 1 and result.step == 14
+    assert "rolled back to step 4 (latest.pt)" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "latest.pt")["step"] == 14
