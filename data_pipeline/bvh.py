@@ -26,7 +26,8 @@ import numpy as np
 from data_pipeline.output_files import write_text_atomic
 from data_pipeline.skeleton import VALID_CHANNELS, Motion, Skeleton
 
-__all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "format_bvh", "write_bvh", "read_bvh_folder"]
+__all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "read_bvh_header", "read_bvh_frames", "format_bvh",
+           "write_bvh", "read_bvh_folder"]
 
 
 class BVHError(ValueError):
@@ -441,7 +442,8 @@ def _motion_header(data: bytes, start: int, source: str, motion_line: int) -> tu
     if frames == 0:
         raise BVHError(source, frames_line, "'Frames: 0': the file holds no motion (at least one frame is needed)")
     # Every frame is a line: a count above the lines left is refused before anything is allocated.
-    lines_left = data.count(b"\n", pos) + 1
+    lines_left = (data.count(b"\n", pos) if isinstance(data, bytes)
+                  else int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, offset=pos) == 10))) + 1
     if frames > lines_left:
         raise BVHError(source, frames_line, f"'Frames:' announces {frames} frames but only {lines_left} "
                                             f"line{'s' if lines_left != 1 else ''} follow (file truncated?)")
@@ -545,17 +547,18 @@ def _parse_motion_body(data: bytes, start: int, source: str, first_line: int, fr
 _MOTION_LINE = re.compile(rb"^[ \t]*MOTION\b", re.MULTILINE)
 
 
-def parse_bvh_bytes(data: bytes, source: str = "<bytes>") -> Motion:
-    """Parse the bytes of a BVH file; see :func:`parse_bvh`."""
-    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
-        data = data[3:]
-    if not data or data.isspace():
-        raise BVHError(source, 1, "empty file")
-    nul = data.find(b"\x00")
+def _parse_head(data: bytes, source: str) -> tuple[Skeleton, int, float, int, int, int]:
+    """Hierarchy and MOTION header of a file's bytes (any buffer: bytes or an mmap).
+
+    Returns:
+        (skeleton, frames, frame_time, line of 'Frames:', byte offset and line of the first frame line).
+    """
+    bom = 3 if data[:3] == b"\xef\xbb\xbf" else 0  # a UTF-8 byte-order mark; offsets stay in the file's bytes
+    m = _MOTION_LINE.search(data, bom)
+    head = bytes(data[bom:m.start()] if m else data[bom:])
+    nul = head.find(b"\x00")
     if nul >= 0:
-        raise BVHError(source, data.count(b"\n", 0, nul) + 1, "binary data (NUL byte): not a text BVH file")
-    m = _MOTION_LINE.search(data)
-    head = data[:m.start()] if m else data
+        raise BVHError(source, head.count(b"\n", 0, nul) + 1, "binary data (NUL byte): not a text BVH file")
     try:
         head_text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -567,8 +570,86 @@ def parse_bvh_bytes(data: bytes, source: str = "<bytes>") -> Motion:
         raise BVHError(source, tokens.end_line, "no MOTION section after the hierarchy")
     motion_line = head.count(b"\n") + 1
     frames, frame_time, frames_line, body_start, body_line = _motion_header(data, m.start(), source, motion_line)
+    return skeleton, frames, frame_time, frames_line, body_start, body_line
+
+
+def parse_bvh_bytes(data: bytes, source: str = "<bytes>") -> Motion:
+    """Parse the bytes of a BVH file; see :func:`parse_bvh`."""
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
+        data = data[3:]
+    if not data or data.isspace():
+        raise BVHError(source, 1, "empty file")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise BVHError(source, data.count(b"\n", 0, nul) + 1, "binary data (NUL byte): not a text BVH file")
+    skeleton, frames, frame_time, frames_line, body_start, body_line = _parse_head(data, source)
     values = _parse_motion_body(data, body_start, source, body_line, frames, skeleton.num_channels, frames_line)
     return Motion(skeleton, values, frame_time, source=None if source.startswith("<") else source)
+
+
+def read_bvh_header(path: str | Path) -> tuple[Skeleton, int, float]:
+    """``(skeleton, frames, frame_time)`` of a BVH file, without parsing its frame lines.
+
+    The file is memory-mapped: only the hierarchy and the MOTION header are read.
+    """
+    import mmap
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            raise BVHError(str(path), 1, "empty file")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            skeleton, frames, frame_time, *_ = _parse_head(data, str(path))
+    return skeleton, frames, frame_time
+
+
+def read_bvh_frames(path: str | Path, start: int, stop: int) -> Motion:
+    """Frames ``start`` to ``stop - 1`` of a BVH file, parsing only those frame lines.
+
+    For drawing a window of a long take (``moglow render --start --frames``): the file is
+    memory-mapped, the frame lines are found by their line ends and only the window is parsed,
+    so the cost is that of the window (plus one scan for line ends), not of the whole take. The
+    rest of the file is not checked; if its lines do not line up one frame per line (blank
+    lines between frames), the whole file is read instead (:func:`read_bvh`), so the result is
+    always the same as ``read_bvh(path)`` cut to the window.
+
+    Raises:
+        BVHError: naming the file and line; also for a window outside the file's frames.
+    """
+    import mmap
+
+    path = Path(path)
+    source = str(path)
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            raise BVHError(source, 1, "empty file")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            skeleton, frames, frame_time, frames_line, body_start, body_line = _parse_head(data, source)
+            if not 0 <= start < stop or start >= frames:
+                raise BVHError(source, frames_line, f"frames {start} to {stop - 1} asked for, but the file has "
+                                                    f"frames 0 to {frames - 1}")
+            stop = min(stop, frames)
+            body = np.frombuffer(data, dtype=np.uint8, offset=body_start)
+            ends = np.flatnonzero(body == 10)  # (lines,) positions of the line ends in the body
+            starts = np.concatenate([[0], ends + 1])[: len(ends) + 1]
+            lengths = np.concatenate([ends, [len(body)]]) - starts
+            content = np.flatnonzero(lengths > 1)  # lines longer than a bare "\r"
+            if len(content) != frames:  # blank lines or a bad count: let the full reader decide
+                del body, ends
+                motion = read_bvh(path)
+            else:
+                a = int(starts[content[start]])
+                b = int(starts[content[stop - 1]] + lengths[content[stop - 1]])
+                del body
+                block = bytes(data[body_start + a: body_start + b])
+                parsed = _parse_block(block, skeleton.num_channels)
+                if parsed is None or parsed[1] != stop - start:  # a bad line in the window: name it
+                    raise _first_motion_problem(block, source, body_line + int(content[start]), stop - start,
+                                                skeleton.num_channels, frames_line)
+                values = parsed[0].reshape(stop - start, skeleton.num_channels)
+                return Motion(skeleton, values, frame_time, source=source)
+    motion.values = motion.values[start:stop]
+    return motion
 
 
 def parse_bvh(text: str, source: str = "<string>") -> Motion:

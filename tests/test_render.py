@@ -473,3 +473,29 @@ def test_plots_write_pngs(tmp_path):
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     with pytest.raises(KeyError):
         plot_training_curves(csv_path, tmp_path / "d.png", groups={"x": ["nope"]})
+
+
+@pytest.mark.parametrize("fps", [None, 20.0])
+def test_render_window_reads_only_what_it_draws(bandai_namco_dir, tmp_path, monkeypatch, fps):
+    """``render --start S --frames N`` of a long take parses (and runs FK on) the window only,
+    and draws exactly what reading the whole take and cutting it would."""
+    import data_pipeline.bvh as bvh
+    from visualize.inputs import load_bvh_clip
+
+    src = (bandai_namco_dir / "dataset-2" / "dataset-2_walk_normal_001.bvh").read_text()
+    head, _, body = src.partition("MOTION")
+    rows = [ln for ln in body.splitlines() if ln.strip()][2:]
+    rows = (rows + rows[::-1]) * 12  # ~6,500 frames, continuous
+    take = tmp_path / "long.bvh"
+    take.write_text(f"{head}MOTION\nFrames: {len(rows)}\nFrame Time: 0.0333333\n" + "\n".join(rows) + "\n")
+
+    whole = load_bvh_clip(take, fps=fps)
+    parsed = []
+    real_block = bvh._parse_block
+    monkeypatch.setattr(bvh, "_parse_block", lambda block, n: parsed.append(len(block)) or real_block(block, n))
+    window = load_bvh_clip(take, fps=fps, start=3000, frames=150)
+    assert window.positions.shape[1] == 150
+    np.testing.assert_allclose(window.positions[0], whole.positions[0, 3000:3150], rtol=0, atol=1e-9)
+    assert sum(parsed) < 0.05 * take.stat().st_size, (sum(parsed), take.stat().st_size)
+    with pytest.raises(ValueError, match="past its"):
+        load_bvh_clip(take, fps=fps, start=10 ** 6, frames=10)

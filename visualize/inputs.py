@@ -89,6 +89,37 @@ def _window(x: np.ndarray | None, start: int, frames: int | None, axis: int) -> 
     return x[tuple(index)]
 
 
+def _read_bvh_window(path: str | Path, fps: float | None, start: int, frames: int | None):
+    """``(motion, fps)``: the frames ``start .. start + frames - 1`` of a BVH file at ``fps``
+    (None: the file's rate), reading and resampling only the source frames they need.
+
+    The result equals reading the whole file, resampling it and cutting the window (each output
+    frame depends only on its two neighbouring source frames), at the cost of the window.
+    """
+    from data_pipeline.bvh import read_bvh_frames, read_bvh_header  # noqa: PLC0415
+    from data_pipeline.kinematics import local_transforms, motion_from_local  # noqa: PLC0415
+    from data_pipeline.resample import lerp_frames, resample_indices, slerp_frames, snap_fps  # noqa: PLC0415
+
+    _, total, frame_time = read_bvh_header(path)
+    src_fps = snap_fps(1.0 / frame_time)
+    resample = fps is not None and abs(fps - src_fps) > 1e-6
+    if not resample:
+        if start >= total:
+            raise ValueError(f"{path}: start frame {start} is past its {total} frames")
+        return read_bvh_frames(path, start, total if frames is None else start + frames), src_fps
+    idx0, idx1, alpha = resample_indices(total, src_fps, float(fps))
+    if start >= len(idx0):
+        raise ValueError(f"{path}: start frame {start} is past its {len(idx0)} frames at {fps:g} fps")
+    window = slice(start, len(idx0) if frames is None else min(len(idx0), start + frames))
+    i0, i1, a = idx0[window], idx1[window], alpha[window]
+    first, last = int(i0.min()), int(i1.max())
+    src = read_bvh_frames(path, first, last + 1)
+    rot, pos = local_transforms(src)
+    motion = motion_from_local(src.skeleton, slerp_frames(rot, i0 - first, i1 - first, a),
+                               lerp_frames(pos, i0 - first, i1 - first, a), 1.0 / float(fps), source=src.source)
+    return motion, float(fps)
+
+
 def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=None, fps: float | None = None,
                   start: int = 0, frames: int | None = None) -> Clip:
     """Read a BVH file, run forward kinematics, convert to metres, and keep the subtree under
@@ -105,20 +136,10 @@ def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=Non
     Returns:
         :class:`Clip` with one sample; its path is the root's floor trajectory.
     """
-    from data_pipeline.bvh import read_bvh  # noqa: PLC0415
     from data_pipeline.kinematics import forward_kinematics  # noqa: PLC0415
-    from data_pipeline.resample import resample_motion, snap_fps  # noqa: PLC0415
 
-    motion = read_bvh(path)
-    src_fps = snap_fps(motion.fps)
-    if fps is not None and abs(fps - src_fps) > 1e-6:
-        motion = resample_motion(motion, fps)
-    out_fps = float(fps) if fps is not None else src_fps
-    stop = None if frames is None else start + frames
-    if start >= motion.num_frames:
-        raise ValueError(f"{path}: start frame {start} is past its {motion.num_frames} frames")
-    motion.values = motion.values[start:stop]
-    world, _ = forward_kinematics(motion)                    # (F, J, 3) file units
+    motion, out_fps = _read_bvh_window(path, fps, start, frames)
+    world, _ = forward_kinematics(motion)                    # (F, J, 3) file units, the window only
     skeleton = motion.skeleton
     root_name = None
     if profile is not None:
