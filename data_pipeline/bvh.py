@@ -603,6 +603,17 @@ def read_bvh_header(path: str | Path) -> tuple[Skeleton, int, float]:
     return skeleton, frames, frame_time
 
 
+def _line_ends(data, offset: int, chunk: int = 1 << 24) -> np.ndarray:
+    """Positions (relative to ``offset``) of the ``\\n`` bytes of ``data[offset:]``, found in
+    chunks so that no temporary the size of the file is made."""
+    out = []
+    for a in range(offset, len(data), chunk):
+        view = np.frombuffer(data, dtype=np.uint8, count=min(chunk, len(data) - a), offset=a)
+        out.append(np.flatnonzero(view == 10) + (a - offset))
+        del view
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def read_bvh_frames(path: str | Path, start: int, stop: int) -> Motion:
     """Frames ``start`` to ``stop - 1`` of a BVH file, parsing only those frame lines.
 
@@ -629,18 +640,16 @@ def read_bvh_frames(path: str | Path, start: int, stop: int) -> Motion:
                 raise BVHError(source, frames_line, f"frames {start} to {stop - 1} asked for, but the file has "
                                                     f"frames 0 to {frames - 1}")
             stop = min(stop, frames)
-            body = np.frombuffer(data, dtype=np.uint8, offset=body_start)
-            ends = np.flatnonzero(body == 10)  # (lines,) positions of the line ends in the body
+            size = len(data) - body_start
+            ends = _line_ends(data, body_start)  # (lines,) positions of the line ends in the body
             starts = np.concatenate([[0], ends + 1])[: len(ends) + 1]
-            lengths = np.concatenate([ends, [len(body)]]) - starts
+            lengths = np.concatenate([ends, [size]]) - starts
             content = np.flatnonzero(lengths > 1)  # lines longer than a bare "\r"
             if len(content) != frames:  # blank lines or a bad count: let the full reader decide
-                del body, ends
                 motion = read_bvh(path)
             else:
                 a = int(starts[content[start]])
                 b = int(starts[content[stop - 1]] + lengths[content[stop - 1]])
-                del body
                 block = bytes(data[body_start + a: body_start + b])
                 parsed = _parse_block(block, skeleton.num_channels)
                 if parsed is None or parsed[1] != stop - start:  # a bad line in the window: name it
