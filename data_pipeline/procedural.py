@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .output_files import write_text_atomic
 from .procedural_gait import GaitStyle, synthesize_gait
 from .procedural_paths import SEGMENT_MIX, random_control_path
 from .procedural_skeleton import EULER_ORDER, procedural_skeleton
@@ -156,7 +157,7 @@ def save_path(known: dict, path: str | Path) -> None:
     for k in _ARRAY_KEYS:
         a = np.asarray(known[k])
         out[k] = a.astype(int).tolist() if a.dtype == bool else np.round(a, 5).tolist()
-    Path(path).write_text(json.dumps(out, separators=(",", ":")), encoding="utf-8")
+    write_text_atomic(path, json.dumps(out, separators=(",", ":")))
 
 
 def load_path(path: str | Path) -> dict:
@@ -188,10 +189,11 @@ def generate_dataset(out_dir: str | Path, num_takes: int = 40, seconds: float = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    stems = take_stems(num_takes, kinds)
     for i in tqdm(range(num_takes), desc="generating takes", unit="take", disable=not progress):
         kind, style = kinds[i % len(kinds)], STYLES[i % len(STYLES)]
         motion, known = generate_take(take_seed(seed, i), seconds, fps, kind, style)
-        stem = f"procedural_{kind}_{style}_{i:03d}"
+        stem = stems[i]
         motion.source = stem
         write_bvh(motion, out / f"{stem}.bvh", precision=4)
         save_path(known, out / f"{stem}.path.json")
@@ -199,8 +201,13 @@ def generate_dataset(out_dir: str | Path, num_takes: int = 40, seconds: float = 
     manifest = dict(generator="data_pipeline.procedural", version=GENERATOR_VERSION, seed=int(seed),
                     num_takes=int(num_takes), seconds=float(seconds), fps=float(fps), kinds=list(kinds),
                     files=[p.name for p in written])
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
     return written
+
+
+def take_stems(num_takes: int, kinds: tuple[str, ...] = DATASET_KINDS) -> list[str]:
+    """File stems of :func:`generate_dataset`'s takes (``procedural_{kind}_{style}_{i:03d}``)."""
+    return [f"procedural_{kinds[i % len(kinds)]}_{STYLES[i % len(STYLES)]}_{i:03d}" for i in range(num_takes)]
 
 
 def world_positions(motion: Motion) -> np.ndarray:
@@ -210,5 +217,5 @@ def world_positions(motion: Motion) -> np.ndarray:
     return forward_kinematics(motion)[0]
 
 
-__all__ = ["generate_take", "generate_dataset", "sample_style", "save_path", "load_path", "take_seed",
+__all__ = ["generate_take", "generate_dataset", "take_stems", "sample_style", "save_path", "load_path", "take_seed",
            "procedural_skeleton", "GaitStyle", "KINDS", "STYLES", "world_positions"]

@@ -408,7 +408,8 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
             for k, v in cols.items():
                 bad = np.flatnonzero(~np.isfinite(v.reshape(len(v), -1)).all(axis=1)) if v.ndim else []
                 if len(bad):
-                    raise PathError(f"{path}: {k}[{bad[0]}] (row {bad[0]}) is {float(v.reshape(len(v), -1)[bad[0]][0])!r}; path values must be "
+                    value = float(v.reshape(len(v), -1)[bad[0]][0])
+                    raise PathError(f"{path}: {k}[{bad[0]}] (row {bad[0]}) is {value!r}; path values must be "
                                     f"finite numbers")
             return cols
         if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):

@@ -510,7 +510,8 @@ class Trainer:
         if self.dist.is_main:
             self.csv = CSVLog(self.run_dir / "losses.csv", resume_step=resume_step, extra_columns=self.diagnostic_names)
             self.tb = TensorBoardLog(self.run_dir / "tensorboard", purge_step=resume_step) if tc.tensorboard else None
-            write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(experiment_to_dict(self.cfg), sort_keys=False))
+            write_text_atomic(self.run_dir / "config.yaml",
+                              yaml.safe_dump(experiment_to_dict(self.cfg), sort_keys=False))
         if not self.initialized:
             self.data_dependent_init()
             self.save("latest.pt")  # the first rollback target

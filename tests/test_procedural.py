@@ -193,5 +193,14 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     assert rc == 0
     assert len(sorted((tmp_path / "d").glob("*.bvh"))) == 2 and len(sorted((tmp_path / "d").glob("*.path.json"))) == 2
     assert "wrote 2 takes" in capsys.readouterr().out
+    first = sorted((tmp_path / "d").glob("*.bvh"))[0]
+    first.write_text("the user's take")
+    rc = main(["generate-data", "--out", str(tmp_path / "d"), "--takes", "2", "--seconds", "1", "--no-progress"])
+    assert rc == 1 and "exists" in capsys.readouterr().err and first.read_text() == "the user's take"
+    assert main(["generate-data", "--out", str(tmp_path / "d"), "--takes", "2", "--seconds", "1", "--no-progress",
+                 "--force"]) == 0
+    assert first.read_text().startswith("HIERARCHY")
+    assert main(["generate-data", "--out", str(tmp_path / "f"), "--seconds", "1e9"]) == 1
+    assert "--seconds must be between 0.1 and 3600" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["generate-data", "--out", str(tmp_path / "e"), "--kinds", "walk,jog"])

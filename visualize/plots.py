@@ -157,8 +157,10 @@ def plot_paths(paths: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarr
 
 def _save(fig, out_png: str | Path) -> Path:
     """Lay out ``fig`` and write it as a 120-dpi PNG (creating the folder); returns the path."""
+    from data_pipeline.output_files import atomic_write  # noqa: PLC0415
+
     fig.tight_layout()
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
+    with atomic_write(out_png) as f:  # a temporary name, renamed when complete
+        fig.savefig(f, dpi=120, format="png")
     return out_png

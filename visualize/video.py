@@ -82,8 +82,8 @@ class VideoWriter:
         stream = (
             ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{self.width}x{self.height}",
                          framerate=self.fps)
-            .output(str(self._target.tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=self.crf, preset=self.preset,
-                    movflags="+faststart", r=self.fps)
+            .output(str(self._target.tmp), format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=self.crf,
+                    preset=self.preset, movflags="+faststart", r=self.fps)
             .global_args("-loglevel", "error", "-nostdin")
             .overwrite_output()
         )

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=60.0, help="frame rate of the BVH files")
     parser.add_argument("--kinds", type=_kinds, default="walk,mixed,run,mixed",
                         help="gait kinds of successive takes, cycled (walk, run, mixed)")
+    parser.add_argument("--force", action="store_true", help="overwrite takes already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -31,11 +32,23 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from data_pipeline.procedural import generate_dataset
+    from pathlib import Path
+
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
+    from data_pipeline.procedural import generate_dataset, take_stems
+    from moglow.cli_checks import UsageError, check_range
 
     kinds = _kinds(args.kinds) if isinstance(args.kinds, str) else args.kinds
-    if args.takes < 1 or not args.seconds > 0 or not args.fps > 0:
-        print("moglow generate-data: error: --takes, --seconds and --fps must be positive", file=sys.stderr)
+    out = Path(args.out)
+    try:
+        check_range("--takes", args.takes, 1, 100_000, integer=True)
+        check_range("--seconds", args.seconds, 0.1, 3600)
+        check_range("--fps", args.fps, 1, 1000)
+        stems = take_stems(args.takes, kinds)
+        refuse_overwrite([out / f"{s}{ext}" for s in stems for ext in (".bvh", ".path.json")]
+                         + [out / "manifest.json"], args.force, "moglow generate-data --out")
+    except (UsageError, OutputExistsError) as e:
+        print(f"moglow generate-data: error: {e}", file=sys.stderr)
         return 1
     start = time.perf_counter()
     paths = generate_dataset(args.out, num_takes=args.takes, seconds=args.seconds, seed=args.seed,
