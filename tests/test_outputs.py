@@ -200,6 +200,10 @@ def test_cuda_without_a_gpu_says_so(run_dir, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run_dir), "--split", "test", "--device", "cuda",
                  "--out", str(tmp_path / "ev")]) == 1
     _one_line_error(capsys.readouterr().err, "no CUDA device")
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "tiny_cpu.yaml"
+    assert main(["train", "--config", str(cfg), "--device", "cuda", "--out", str(tmp_path / "run"),
+                 "--data", str(tmp_path / "none")]) == 2
+    _one_line_error(capsys.readouterr().err, "no CUDA device")
 
 
 # ------------------------------------------------------------------ render, review, evaluate
