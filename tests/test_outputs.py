@@ -193,17 +193,22 @@ def test_sample_bounds_are_checked_up_front(run_dir, tmp_path, capsys, argv, fra
 
 
 def test_cuda_without_a_gpu_says_so(run_dir, tmp_path, capsys):
+    """``--device cuda`` where there is none says so (not "unreadable checkpoint"); on a machine
+    with CUDA, a device number it lacks is the same kind of error."""
     if torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA device (the message is for machines without one)")
-    assert main(["sample", "--checkpoint", str(run_dir), *SAMPLE, "--device", "cuda", "--out", str(tmp_path)]) == 1
-    _one_line_error(capsys.readouterr().err, "no CUDA device")
-    assert main(["evaluate", "--checkpoint", str(run_dir), "--split", "test", "--device", "cuda",
-                 "--out", str(tmp_path / "ev")]) == 1
-    _one_line_error(capsys.readouterr().err, "no CUDA device")
-    cfg = Path(__file__).resolve().parents[1] / "configs" / "tiny_cpu.yaml"
-    assert main(["train", "--config", str(cfg), "--device", "cuda", "--out", str(tmp_path / "run"),
-                 "--data", str(tmp_path / "none")]) == 2
-    _one_line_error(capsys.readouterr().err, "no CUDA device")
+        device, fragment = f"cuda:{torch.cuda.device_count()}", "CUDA device(s), numbered from 0"
+    else:
+        device, fragment = "cuda", "no CUDA device"
+    assert main(["sample", "--checkpoint", str(run_dir), *SAMPLE, "--device", device, "--out", str(tmp_path)]) == 1
+    _one_line_error(capsys.readouterr().err, fragment)
+    if device == "cuda":  # evaluate's and train's --device take only auto|cpu|cuda
+        assert main(["evaluate", "--checkpoint", str(run_dir), "--split", "test", "--device", "cuda",
+                     "--out", str(tmp_path / "ev")]) == 1
+        _one_line_error(capsys.readouterr().err, fragment)
+        cfg = Path(__file__).resolve().parents[1] / "configs" / "tiny_cpu.yaml"
+        assert main(["train", "--config", str(cfg), "--device", "cuda", "--out", str(tmp_path / "run"),
+                     "--data", str(tmp_path / "none")]) == 2
+        _one_line_error(capsys.readouterr().err, fragment)
 
 
 # ------------------------------------------------------------------ render, review, evaluate
