@@ -32,10 +32,10 @@ from typing import Any, Optional
 import numpy as np
 
 from data_pipeline.bvh import read_bvh, write_bvh
-from data_pipeline.output_files import atomic_write, make_folder, refuse_overwrite, write_text_atomic
 from data_pipeline.features import ROTATIONS, FeatureDefinition, features_to_motion
 from data_pipeline.ik import inverse_kinematics, joint_position_error
 from data_pipeline.kinematics import motion_from_local
+from data_pipeline.output_files import atomic_write, make_folder, refuse_overwrite, write_text_atomic
 from data_pipeline.skeleton import Motion
 
 __all__ = ["SampleExport", "ExportReport", "samples_to_motions", "export_samples", "export_paths", "write_samples_npz"]

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sampling_testutils import prepared_procedural, random_model, tiny_model_config, write_checkpoint
 
 import data_pipeline.output_files as output_files
 from data_pipeline.output_files import OutputExistsError, atomic_write, refuse_overwrite, write_text_atomic
 from moglow.cli import main
-from sampling_testutils import prepared_procedural, random_model, tiny_model_config, write_checkpoint
 
 SAMPLE = ["--path", "line:speed=1.0", "--seconds", "1", "--num", "2", "--no-progress"]
 

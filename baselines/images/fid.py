@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from moglow.evaluation.frechet import frechet_distance, gaussian_fit
+
 from .safe_load import load_plain
 
 

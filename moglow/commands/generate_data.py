@@ -31,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
-
     from pathlib import Path
 
     from data_pipeline.output_files import OutputExistsError, refuse_overwrite

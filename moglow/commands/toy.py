@@ -41,14 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     import torch
 
     from baselines.toy.models import ToyModelConfig
     from baselines.toy.run import run_experiment
     from baselines.toy.train import TrainConfig
-
-    import sys
-
     from moglow.cli_checks import UsageError, check_threads
 
     try:

@@ -91,13 +91,13 @@ def run_folder(name: str, out: Path | None, resume: Path | None, runs: Path = Pa
 
 
 def run(args: argparse.Namespace) -> int:
+    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
     from data_pipeline.prepare import PreparedData
     from data_pipeline.typed_config import ConfigError
     from moglow import distributed as D
     from moglow.checkpoint import CheckpointError, load_checkpoint
-    from moglow.config import experiment_from_dict, load_experiment
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
     from moglow.cli_checks import UsageError, check_range, check_threads
+    from moglow.config import experiment_from_dict, load_experiment
     from moglow.train import Trainer, TrainingDiverged, resolve_device
 
     try:
