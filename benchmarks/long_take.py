@@ -3,9 +3,10 @@
 Builds a long synthetic take by tiling a Bandai Namco walk back and forth (continuous motion;
 default 200,000 frames at 30 fps, ~260 MB of text) in a temporary folder, then measures
 
-1. ``prepare``: the peak of Python/numpy allocations (tracemalloc) while one worker reads the
-   take and extracts its features (plain and mirrored), as a ratio to the take's channel data
-   in float32 (frames x channels x 4 bytes); target (issue 12): at most 2x;
+1. ``prepare`` of a folder holding the take (a training file: plain and mirrored features,
+   scaler, written to disk; one worker): the peak of Python/numpy allocations (tracemalloc),
+   as a ratio to the take's channel data in float32 (frames x channels x 4 bytes); target
+   (issue 12): at most 2x;
 2. ``render --start --frames 200``: the time to load the drawn window (parse, resample to
    20 fps, forward kinematics) against the reference measured in the same run, reading the
    whole take as before (``read_bvh`` of the file, then FK on the window).
@@ -27,8 +28,8 @@ sys.path.insert(0, str(REPO))
 from data_pipeline.bvh import read_bvh  # noqa: E402
 from data_pipeline.config import DataConfig  # noqa: E402
 from data_pipeline.kinematics import forward_kinematics  # noqa: E402
-from data_pipeline.prepare import _process_file  # noqa: E402
-from data_pipeline.profiles import load_profile  # noqa: E402
+from data_pipeline.prepare import prepare_dataset  # noqa: E402
+from data_pipeline.splits import SplitConfig  # noqa: E402
 from visualize.inputs import load_bvh_clip  # noqa: E402
 
 TAKE = REPO.parent / "shared" / "mocap" / "bandai-namco" / "dataset-2" / "dataset-2_walk_normal_001.bvh"
@@ -71,15 +72,15 @@ def main() -> int:
         print(f"render window of {clip.positions.shape[1]} frames: {window_s:.3f} CPU-s vs {whole_s:.3f} CPU-s "
               f"reading the whole take: {whole_s / window_s:.1f}x less")
 
-        cfg = DataConfig(profile="bandai_namco", mirror=True)
+        cfg = DataConfig(profile="bandai_namco", mirror=True, split=SplitConfig(val_fraction=0.0, test_fraction=0.0))
         tracemalloc.start()
         t0 = time.process_time()
-        _process_file((str(take), take.name, True, cfg, load_profile("bandai_namco")))
+        prepare_dataset(cfg, take.parent, Path(tmp) / "prepared", progress=False, workers=1, log=lambda m: None)
         prep_s = time.process_time() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        print(f"prepare one take (plain + mirrored features): peak {peak / 1e6:.0f} MB traced = "
-              f"{peak / f32:.1f}x the float32 channel data (target 2x), {prep_s:.1f} CPU-s")
+        print(f"prepare the take (training file: plain + mirrored features, written): peak {peak / 1e6:.0f} MB traced "
+              f"= {peak / f32:.2f}x the float32 channel data (target 2x), {prep_s:.1f} CPU-s")
     return 0
 
 

@@ -26,8 +26,8 @@ import numpy as np
 from data_pipeline.output_files import write_text_atomic
 from data_pipeline.skeleton import VALID_CHANNELS, Motion, Skeleton
 
-__all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "read_bvh_header", "read_bvh_frames", "format_bvh",
-           "write_bvh", "read_bvh_folder"]
+__all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "read_bvh_header", "read_bvh_frames",
+           "BVHFrameReader", "format_bvh", "write_bvh", "read_bvh_folder"]
 
 
 class BVHError(ValueError):
@@ -442,8 +442,7 @@ def _motion_header(data: bytes, start: int, source: str, motion_line: int) -> tu
     if frames == 0:
         raise BVHError(source, frames_line, "'Frames: 0': the file holds no motion (at least one frame is needed)")
     # Every frame is a line: a count above the lines left is refused before anything is allocated.
-    lines_left = (data.count(b"\n", pos) if isinstance(data, bytes)
-                  else int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, offset=pos) == 10))) + 1
+    lines_left = (data.count(b"\n", pos) if isinstance(data, bytes) else len(_line_ends(data, pos))) + 1
     if frames > lines_left:
         raise BVHError(source, frames_line, f"'Frames:' announces {frames} frames but only {lines_left} "
                                             f"line{'s' if lines_left != 1 else ''} follow (file truncated?)")
@@ -603,9 +602,9 @@ def read_bvh_header(path: str | Path) -> tuple[Skeleton, int, float]:
     return skeleton, frames, frame_time
 
 
-def _line_ends(data, offset: int, chunk: int = 1 << 24) -> np.ndarray:
+def _line_ends(data, offset: int, chunk: int = 1 << 22) -> np.ndarray:
     """Positions (relative to ``offset``) of the ``\\n`` bytes of ``data[offset:]``, found in
-    chunks so that no temporary the size of the file is made."""
+    chunks (4 MB) so that no temporary the size of the file is made."""
     out = []
     for a in range(offset, len(data), chunk):
         view = np.frombuffer(data, dtype=np.uint8, count=min(chunk, len(data) - a), offset=a)
@@ -614,49 +613,103 @@ def _line_ends(data, offset: int, chunk: int = 1 << 24) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+class BVHFrameReader:
+    """Random access to the frame lines of a BVH file, parsing only what is asked for.
+
+    The file is memory-mapped; the hierarchy and MOTION header are parsed on opening, and the
+    frame lines are located by their line ends (found in chunks, 8 bytes per line kept). Use as
+    a context manager. ``regular`` is False when the lines do not line up one frame per line
+    (blank lines between frames, or a count that disagrees with ``Frames:``): callers then read
+    the whole file with :func:`read_bvh`, which handles (or names) those cases.
+
+    Attributes:
+        path, skeleton, frames (declared count), frame_time, regular.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import mmap
+
+        self.path = Path(path)
+        self.source = str(self.path)
+        self._file = open(self.path, "rb")
+        try:
+            if self._file.seek(0, 2) == 0:
+                raise BVHError(self.source, 1, "empty file")
+            self._data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except BaseException:
+            self._file.close()
+            raise
+        try:
+            (self.skeleton, self.frames, self.frame_time, self._frames_line, self._body_start,
+             self._body_line) = _parse_head(self._data, self.source)
+            ends = _line_ends(self._data, self._body_start)
+            starts = np.concatenate([[0], ends + 1])[: len(ends) + 1]
+            lengths = np.concatenate([ends, [len(self._data) - self._body_start]]) - starts
+            content = np.flatnonzero(lengths > 1)  # lines longer than a bare "\r"
+            self.regular = len(content) == self.frames
+            self._starts, self._lengths, self._content = starts[content], lengths[content], content
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """(stop - start, channels) float64 values of frames ``start`` to ``stop - 1`` (needs ``regular``).
+
+        Raises:
+            BVHError: a bad line in the window (named), or a window outside the frames.
+        """
+        if not self.regular:
+            raise BVHError(self.source, self._frames_line, "frame lines are irregular: read the whole file")
+        if not 0 <= start < stop <= self.frames:
+            raise BVHError(self.source, self._frames_line, f"frames {start} to {stop - 1} asked for, but the file "
+                                                           f"has frames 0 to {self.frames - 1}")
+        a = self._body_start + int(self._starts[start])
+        b = self._body_start + int(self._starts[stop - 1] + self._lengths[stop - 1])
+        block = self._data[a:b]
+        parsed = _parse_block(block, self.skeleton.num_channels)
+        if parsed is None or parsed[1] != stop - start:  # a bad line in the window: name it
+            raise _first_motion_problem(block, self.source, self._body_line + int(self._content[start]),
+                                        stop - start, self.skeleton.num_channels, self._frames_line)
+        return parsed[0].reshape(stop - start, self.skeleton.num_channels)
+
+    def motion(self, start: int, stop: int) -> Motion:
+        """Frames ``start`` to ``stop - 1`` as a :class:`Motion` (source: the file)."""
+        return Motion(self.skeleton, self.read(start, stop), self.frame_time, source=self.source)
+
+    def close(self) -> None:
+        data = getattr(self, "_data", None)
+        if data is not None:
+            data.close()
+            self._data = None
+        self._file.close()
+
+    def __enter__(self) -> "BVHFrameReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def read_bvh_frames(path: str | Path, start: int, stop: int) -> Motion:
     """Frames ``start`` to ``stop - 1`` of a BVH file, parsing only those frame lines.
 
-    For drawing a window of a long take (``moglow render --start --frames``): the file is
-    memory-mapped, the frame lines are found by their line ends and only the window is parsed,
-    so the cost is that of the window (plus one scan for line ends), not of the whole take. The
-    rest of the file is not checked; if its lines do not line up one frame per line (blank
+    For drawing a window of a long take (``moglow render --start --frames``): the cost is that
+    of the window (plus one scan for line ends), not of the whole take (:class:`BVHFrameReader`).
+    The rest of the file is not checked; if its lines do not line up one frame per line (blank
     lines between frames), the whole file is read instead (:func:`read_bvh`), so the result is
     always the same as ``read_bvh(path)`` cut to the window.
 
     Raises:
         BVHError: naming the file and line; also for a window outside the file's frames.
     """
-    import mmap
-
-    path = Path(path)
-    source = str(path)
-    with open(path, "rb") as f:
-        if f.seek(0, 2) == 0:
-            raise BVHError(source, 1, "empty file")
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            skeleton, frames, frame_time, frames_line, body_start, body_line = _parse_head(data, source)
-            if not 0 <= start < stop or start >= frames:
-                raise BVHError(source, frames_line, f"frames {start} to {stop - 1} asked for, but the file has "
-                                                    f"frames 0 to {frames - 1}")
-            stop = min(stop, frames)
-            size = len(data) - body_start
-            ends = _line_ends(data, body_start)  # (lines,) positions of the line ends in the body
-            starts = np.concatenate([[0], ends + 1])[: len(ends) + 1]
-            lengths = np.concatenate([ends, [size]]) - starts
-            content = np.flatnonzero(lengths > 1)  # lines longer than a bare "\r"
-            if len(content) != frames:  # blank lines or a bad count: let the full reader decide
-                motion = read_bvh(path)
-            else:
-                a = int(starts[content[start]])
-                b = int(starts[content[stop - 1]] + lengths[content[stop - 1]])
-                block = bytes(data[body_start + a: body_start + b])
-                parsed = _parse_block(block, skeleton.num_channels)
-                if parsed is None or parsed[1] != stop - start:  # a bad line in the window: name it
-                    raise _first_motion_problem(block, source, body_line + int(content[start]), stop - start,
-                                                skeleton.num_channels, frames_line)
-                values = parsed[0].reshape(stop - start, skeleton.num_channels)
-                return Motion(skeleton, values, frame_time, source=source)
+    with BVHFrameReader(path) as reader:
+        if not 0 <= start < stop or start >= reader.frames:
+            raise BVHError(reader.source, reader._frames_line, f"frames {start} to {stop - 1} asked for, but the "
+                                                               f"file has frames 0 to {reader.frames - 1}")
+        stop = min(stop, reader.frames)
+        if reader.regular:
+            return reader.motion(start, stop)
+    motion = read_bvh(path)
     motion.values = motion.values[start:stop]
     return motion
 

@@ -292,6 +292,24 @@ def extract_features(motion: Motion, profile: SkeletonProfile | str, cfg: DataCo
     root = skel.index(profile.root)
     root_xz = world_pos[:, root][:, [0, 2]] * scale
     control = control_from_trajectory(root_xz, theta)
+    poses, passthrough = frame_features(skel, profile, cfg, local_rot, local_pos, world_pos, world_rot, root_xz,
+                                        theta)
+    return FeatureSequence(poses=poses, control=control, fps=float(cfg.fps), source=str(motion.source or ""),
+                           style=style_of(motion.source, profile.style_pattern, cfg.style_aliases)
+                           if motion.source else None,
+                           mirrored=mirror, root_start=np.array([root_xz[0, 0], root_xz[0, 1], theta[0]]),
+                           passthrough=passthrough)
+
+
+def frame_features(skel: Skeleton, profile: SkeletonProfile, cfg: DataConfig, local_rot: np.ndarray,
+                   local_pos: np.ndarray, world_pos: np.ndarray, world_rot: np.ndarray, root_xz: np.ndarray,
+                   theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The per-frame part of :func:`extract_features`: ``(poses (F, D), passthrough or None)``
+    from frames' local and world transforms (file units, at ``cfg.fps``) once the root path
+    ``root_xz`` (F, 2, metres) and the heading ``theta`` (F,) are known. Each frame depends on
+    its own inputs only, so a long take can be done in chunks."""
+    scale = float(profile.unit_scale)
+    root = skel.index(profile.root)
     if cfg.representation == POSITIONS:
         idx = [skel.index(f) for f in profile.file_joints]
         local = to_local_frame(world_pos[:, idx] * scale, root_xz, theta)
@@ -309,11 +327,7 @@ def extract_features(motion: Motion, profile: SkeletonProfile | str, cfg: DataCo
                                       local_pos[:, lay.pass_pos].reshape(len(theta), -1)], axis=1)
     else:
         raise ValueError(f"unknown representation {cfg.representation!r}; use 'positions' or 'rotations'")
-    return FeatureSequence(poses=poses, control=control, fps=float(cfg.fps), source=str(motion.source or ""),
-                           style=style_of(motion.source, profile.style_pattern, cfg.style_aliases)
-                           if motion.source else None,
-                           mirrored=mirror, root_start=np.array([root_xz[0, 0], root_xz[0, 1], theta[0]]),
-                           passthrough=passthrough)
+    return poses, passthrough
 
 
 def compute_heading(world_pos: np.ndarray, skeleton: Skeleton, profile: SkeletonProfile,

@@ -98,7 +98,8 @@ def _path_joints(skeleton: Skeleton, root: int) -> set[int]:
 
 def infer_mirror_reflections(motion: Motion, profile: SkeletonProfile | str,
                              fixed: dict[str, str] | None = None,
-                             local_rot: np.ndarray | None = None) -> dict[str, str]:
+                             local_rot: np.ndarray | None = None,
+                             pair_products: np.ndarray | None = None) -> dict[str, str]:
     """Choose each joint's local reflection ``K_j`` (see the module docstring).
 
     Args:
@@ -107,6 +108,10 @@ def infer_mirror_reflections(motion: Motion, profile: SkeletonProfile | str,
         fixed: joint name -> reflection name that is taken as given (default: the profile's
             ``mirror_reflections``).
         local_rot: (F, J, 3, 3) the motion's local rotations, if already computed.
+        pair_products: (J, 3, 3) instead of ``local_rot``: the mean over frames of the
+            elementwise product of each joint's local rotation with its partner's
+            (:func:`mirror_pair_products`), all that the tie-break needs; lets a long take be
+            read in chunks.
     Returns:
         joint name -> one of ``"x"``, ``"y"``, ``"z"``, ``"xyz"`` (the local axes that flip),
         for every joint with channels.
@@ -115,7 +120,8 @@ def infer_mirror_reflections(motion: Motion, profile: SkeletonProfile | str,
     skel = motion.skeleton
     fixed = dict(profile.mirror_reflections if fixed is None else fixed)
     partner = profile.mirror_index(skel, motion.source)
-    if local_rot is None and any(n not in fixed for n, e in zip(skel.names, skel.is_end_site) if not e):
+    if pair_products is None and local_rot is None and any(
+            n not in fixed for n, e in zip(skel.names, skel.is_end_site) if not e):
         local_rot, _ = local_transforms(motion)
     path = _path_joints(skel, skel.index(profile.root))
     signs = {k: np.array(v) for k, v in REFLECTIONS.items()}
@@ -147,14 +153,24 @@ def infer_mirror_reflections(motion: Motion, profile: SkeletonProfile | str,
             continue
         # rule 2: the parent's K unless the mirrored local rotations clearly say otherwise
         kp = signs[k_parent_name]
-        x = kp[:, None] * local_rot[:, jp]  # (F, 3, 3): K_p L_{j'}
-        s_diag = np.einsum("fij,fij->j", x, local_rot[:, j]) / len(x)  # diag of mean_t X^T Y
+        if pair_products is not None:  # diag of mean_t X^T Y = K_p-weighted sum of mean_t L_{j'} * L_j
+            s_diag = kp @ pair_products[j]
+        else:
+            x = kp[:, None] * local_rot[:, jp]  # (F, 3, 3): K_p L_{j'}
+            s_diag = np.einsum("fij,fij->j", x, local_rot[:, j]) / len(x)  # diag of mean_t X^T Y
         # ||X K - Y||^2 = const - 2 tr(K X^T Y): the score is tr(K X^T Y), higher is closer
         score = {k: float(signs[k] @ s_diag) for k in allowed}
         default = next(k for k in [k_parent_name, "x", *allowed] if k in allowed)
         top = max(allowed, key=lambda k: score[k])
         chosen[j] = top if score[top] >= score[default] + RULE2_MARGIN else default
     return {skel.names[j]: k for j, k in chosen.items()}
+
+
+def mirror_pair_products(local_rot: np.ndarray, partner: np.ndarray) -> np.ndarray:
+    """(J, 3, 3) sum over frames of ``L_{j'} * L_j`` (elementwise) for (F, J, 3, 3) local
+    rotations; summed over chunks and divided by the frame count it is the ``pair_products``
+    of :func:`infer_mirror_reflections`."""
+    return np.einsum("fjik,fjik->jik", local_rot[:, partner], local_rot)
 
 
 def _reflection_signs(skeleton: Skeleton, reflections: dict[str, str]) -> np.ndarray:

@@ -43,10 +43,11 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .bvh import BVHError, read_bvh
+from .bvh import BVHError, BVHFrameReader, read_bvh
 from .config import DataConfig
 from .features import (FeatureDefinition, FeatureSequence, extract_features, feature_definition,
                        skeleton_from_dict, skeleton_to_dict)
+from .long_takes import extract_features_from_file
 from .profiles import ProfileError, SkeletonProfile, load_profile
 from .scaler import Scaler
 from .skeleton import Skeleton
@@ -59,6 +60,10 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 #: DataConfig fields that do not change the prepared data (where the files are, error policy)
 _NOT_HASHED = ("data_dir", "skip_bad")
+
+#: files larger than this (about 25,000 Bandai Namco frames) are read and turned into features
+#: in windows (:mod:`data_pipeline.long_takes`): the same numbers, memory bounded by the features
+LONG_TAKE_BYTES = 32 << 20
 
 
 class PrepareError(RuntimeError):
@@ -141,6 +146,14 @@ def _process_file(task: tuple[str, str, bool, DataConfig, SkeletonProfile]) -> _
     path, rel, mirror, cfg, profile = task
     res = _FileResult(rel)
     try:
+        if os.path.getsize(path) > LONG_TAKE_BYTES:  # in windows: memory bounded by the features, not the take
+            with BVHFrameReader(path) as reader:
+                res.source_frames, res.skeleton = reader.frames, skeleton_to_dict(reader.skeleton)
+            for m in ((False, True) if mirror else (False,)):
+                seq = extract_features_from_file(path, profile, cfg, mirror=m)
+                seq.source = rel
+                res.sequences.append(seq)
+            return res
         motion = read_bvh(path)
         res.source_frames = motion.num_frames
         res.skeleton = skeleton_to_dict(motion.skeleton)
@@ -338,20 +351,47 @@ def _write_split(path: Path, seqs: list[FeatureSequence], fdef: FeatureDefinitio
     lengths = np.array([s.num_frames for s in seqs], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     k = len(fdef.passthrough_columns)
-    arrays = {
-        "poses": (np.concatenate([s.poses for s in seqs]) if seqs else np.zeros((0, fdef.pose_dim))).astype(np.float32),
-        "control": (np.concatenate([s.control for s in seqs]) if seqs else np.zeros((0, fdef.control_dim))).astype(np.float32),
-        "offsets": offsets,
-        "root_start": np.array([s.root_start for s in seqs], dtype=np.float64).reshape(-1, 3),
-        "mirrored": np.array([s.mirrored for s in seqs], dtype=bool),
+    # Per-sequence parts, concatenated as they are written (no whole-split copy in memory).
+    arrays: dict[str, list[np.ndarray]] = {
+        "poses": [s.poses.astype(np.float32, copy=False) for s in seqs] or [np.zeros((0, fdef.pose_dim), np.float32)],
+        "control": [s.control.astype(np.float32, copy=False) for s in seqs]
+        or [np.zeros((0, fdef.control_dim), np.float32)],
+        "offsets": [offsets],
+        "root_start": [np.array([s.root_start for s in seqs], dtype=np.float64).reshape(-1, 3)],
+        "mirrored": [np.array([s.mirrored for s in seqs], dtype=bool)],
     }
     if k:
-        arrays["passthrough"] = np.concatenate([s.passthrough for s in seqs]).astype(np.float64) if seqs \
-            else np.zeros((0, k))
-    np.savez(path, **arrays)
+        arrays["passthrough"] = [s.passthrough.astype(np.float64, copy=False) for s in seqs] or [np.zeros((0, k))]
+    write_npz_parts(path, arrays)
     return {"file": path.name, "frames": int(offsets[-1]),
             "sequences": [{"source": s.source, "mirrored": bool(s.mirrored), "style": labels[s.source]["style"],
                            "content": labels[s.source]["content"], "frames": int(s.num_frames)} for s in seqs]}
+
+
+def write_npz_parts(path: Path, arrays: dict[str, list[np.ndarray]], block_bytes: int = 1 << 24) -> Path:
+    """Write an uncompressed ``.npz`` (what ``np.savez`` writes, read by ``np.load``) whose array
+    ``name`` is ``np.concatenate(arrays[name])``, without ever building that concatenation: each
+    part is streamed into the zip entry in blocks of about ``block_bytes``."""
+    import zipfile
+
+    with zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, parts in arrays.items():
+            parts = [np.ascontiguousarray(a) for a in parts]
+            dtype = parts[0].dtype
+            shape = (sum(len(a) for a in parts), *parts[0].shape[1:])
+            if any(a.dtype != dtype or a.shape[1:] != shape[1:] for a in parts):
+                raise ValueError(f"{path}: parts of {name!r} differ in dtype or shape")
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_1_0(f, header)
+                for a in parts:
+                    if not a.size:
+                        continue
+                    flat = a.reshape(len(a), -1)
+                    rows = max(1, block_bytes // max(1, flat.shape[1] * flat.itemsize))
+                    for i in range(0, len(flat), rows):
+                        f.write(flat[i:i + rows].tobytes())
+    return path
 
 
 def _write_json(path: Path, obj: Any) -> None:

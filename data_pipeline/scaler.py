@@ -22,6 +22,19 @@ ArrayT = TypeVar("ArrayT")
 MIN_STD = 1e-6
 
 
+#: Scaler.fit takes arrays longer than this in blocks of rows (bounded float64 temporaries for a
+#: long take); shorter ones, every sequence of the shipped data, in one piece as before
+FIT_BLOCK_ROWS = 1 << 16
+
+
+def _row_blocks(arrays: Iterable[np.ndarray]):
+    for a in arrays:
+        a = np.asarray(a)
+        a = a.reshape(-1, a.shape[-1])
+        for i in range(0, max(len(a), 1), FIT_BLOCK_ROWS):
+            yield a[i:i + FIT_BLOCK_ROWS]
+
+
 @dataclass
 class Scaler:
     """``transform(x) = (x - mean) / std`` per feature (last axis).
@@ -59,9 +72,8 @@ class Scaler:
         n = 0
         mean: np.ndarray | None = None
         m2: np.ndarray | None = None
-        for a in arrays:
+        for a in _row_blocks(arrays):
             a = np.asarray(a, dtype=np.float64)
-            a = a.reshape(-1, a.shape[-1])
             if a.shape[0] == 0:
                 continue
             if not np.all(np.isfinite(a)):

@@ -189,3 +189,24 @@ def test_a_hierarchy_thousands_deep_is_read_without_recursion_error(tmp_path: Pa
     broken = _nested_chain(depth).replace("}\n" * (depth + 1), "}\n" * depth, 1)
     with pytest.raises(BVHError, match=r"is never closed"):
         parse_bvh(broken, source="deep.bvh")
+
+
+def test_window_reader_names_the_same_line_as_the_whole_file_reader(tmp_path: Path) -> None:
+    from data_pipeline.bvh import BVHFrameReader, read_bvh_frames
+
+    rows = [FRAME_0] * 300
+    rows[211] = FRAME_0.replace("0 0 0 0", "0 0 0 x", 1)
+    head = CHAIN.replace("Frames: 2", "Frames: 300").split("Frame Time: 0.5\n")[0] + "Frame Time: 0.5\n"
+    path = tmp_path / "take.bvh"
+    path.write_text(head + "\n".join(rows) + "\n")
+    with pytest.raises(BVHError) as whole:
+        read_bvh(path)
+    with BVHFrameReader(path) as reader:
+        assert reader.regular and reader.frames == 300
+        assert reader.read(0, 100).shape == (100, 12)
+        with pytest.raises(BVHError) as window:
+            reader.read(200, 250)
+    assert (window.value.line, window.value.problem) == (whole.value.line, whole.value.problem)
+    # blank lines between frames: the window reader reads the whole file instead, same frames
+    path.write_text(head + "\n\n".join([FRAME_1] * 300) + "\n")
+    assert read_bvh_frames(path, 10, 20).values.shape == (10, 12)

@@ -253,3 +253,40 @@ def test_skip_bad_keeps_the_good_files(small_data, tmp_path, kind):
     assert manifest["skipped_bad"] == [bad.name]
     ok = sorted(f["path"] for f in manifest["files"] if f["status"] == "ok")
     assert ok == sorted(Path(f).name for f in FILES)
+
+
+@pytest.mark.parametrize("representation", ["positions", "rotations"])
+def test_long_takes_are_prepared_in_windows_with_the_same_numbers(bandai_namco_dir, tmp_path, monkeypatch,
+                                                                   representation):
+    """Above ``LONG_TAKE_BYTES`` a take is read and turned into features window by window
+    (bounded memory; ``benchmarks/long_take.py`` measures it): the prepared data are the same."""
+    import data_pipeline.long_takes as long_takes
+    import data_pipeline.prepare as prepare_mod
+
+    src = (bandai_namco_dir / "dataset-2" / "dataset-2_walk_normal_001.bvh").read_text()
+    head, _, body = src.partition("MOTION")
+    rows = [ln for ln in body.splitlines() if ln.strip()][2:]
+    rows = (rows + rows[::-1]) * 3
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset-2_walk_long_001.bvh").write_text(
+        f"{head}MOTION\nFrames: {len(rows)}\nFrame Time: 0.0333333\n" + "\n".join(rows) + "\n")
+    shutil.copy(bandai_namco_dir / FILES[1], data / VAL_FILE)
+    cfg = _cfg(representation=representation)
+    whole, _ = _prepare(cfg, data, tmp_path / "whole")
+    calls = []
+    real = long_takes.extract_features_from_file
+    monkeypatch.setattr(prepare_mod, "LONG_TAKE_BYTES", 0)
+    monkeypatch.setattr(prepare_mod, "extract_features_from_file",
+                        lambda *a, **k: calls.append(a[0]) or real(*a, **{**k, "chunk_frames": 97}))
+    windowed, _ = _prepare(cfg, data, tmp_path / "windowed", force=True)
+    assert len(calls) == 3  # the long take plain and mirrored, the validation take
+    for split in ("train", "val"):
+        with np.load(whole / f"{split}.npz") as a, np.load(windowed / f"{split}.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for k in a.files:
+                np.testing.assert_allclose(a[k], b[k], rtol=0, atol=1e-6, err_msg=f"{split}.{k}")
+    ma = json.loads((whole / "manifest.json").read_text())
+    mb = json.loads((windowed / "manifest.json").read_text())
+    assert [(f["path"], f["frames"], f["source_frames"]) for f in ma["files"]] == \
+        [(f["path"], f["frames"], f["source_frames"]) for f in mb["files"]]
