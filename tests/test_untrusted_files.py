@@ -119,12 +119,26 @@ def _render_npz(tmp: Path, marker: Path) -> list[str]:
     return ["render", str(path), "--out", str(tmp / "clip.mp4"), "--no-progress"]
 
 
+def _review_samples_npz(tmp: Path, marker: Path) -> list[str]:
+    """A sample set's .npz with an object array inside: refused, never unpickled."""
+    import numpy as np
+
+    folder = tmp / "run" / "samples" / "evil"
+    folder.mkdir(parents=True)
+    arr = np.empty(1, dtype=object)
+    arr[0] = _WritesMarker(marker)
+    np.savez(folder / "samples.npz", positions=arr, parents=np.array([-1]))
+    CRAFTED.append(folder / "samples.npz")
+    return ["review", str(tmp / "run"), "--no-render", "--no-progress"]
+
+
 LOADERS: dict[str, tuple[Callable[[Path, Path], list[str]], bool]] = {
     # name: (builder, whether the command must fail: False for commands that never read the file)
     "sample": (_sample, True),
     "evaluate": (_evaluate, True),
     "train --resume": (_train_resume, True),
     "review": (_review, False),  # writes the page without the parameter count; checked below
+    "review (samples .npz)": (_review_samples_npz, True),
     "images train --init": (_images_init, True),
     "images train --out (resume)": (_images_resume, True),
     "images evaluate": (_images_evaluate, True),
