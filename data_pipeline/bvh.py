@@ -683,7 +683,7 @@ class BVHFrameReader:
             self._data = None
         self._file.close()
 
-    def __enter__(self) -> "BVHFrameReader":
+    def __enter__(self) -> BVHFrameReader:
         return self
 
     def __exit__(self, *exc) -> None:

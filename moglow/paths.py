@@ -438,7 +438,7 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
 
 def _check_finite(values, names: list[str], where: str) -> None:
     """PathError naming ``where`` (file and line/row) and the column of the first NaN/inf value."""
-    for name, v in zip(names, values):
+    for name, v in zip(names, values, strict=True):
         if not math.isfinite(v):
             raise PathError(f"{where}: {name} is {float(v)!r}; path values must be finite numbers")
 
