@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import mmap
 import re
 import warnings
 from pathlib import Path
@@ -401,7 +402,7 @@ def _parse_decimal_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return values, other
 
 
-def _motion_header(data: bytes, start: int, source: str, motion_line: int) -> tuple[int, float, int, int, int]:
+def _motion_header(data: bytes | mmap.mmap, start: int, source: str, motion_line: int) -> tuple[int, float, int, int, int]:
     """Parse ``MOTION`` / ``Frames: n`` / ``Frame Time: t`` (blank lines between are allowed).
 
     Args:
@@ -546,7 +547,7 @@ def _parse_motion_body(data: bytes, start: int, source: str, first_line: int, fr
 _MOTION_LINE = re.compile(rb"^[ \t]*MOTION\b", re.MULTILINE)
 
 
-def _parse_head(data: bytes, source: str) -> tuple[Skeleton, int, float, int, int, int]:
+def _parse_head(data: bytes | mmap.mmap, source: str) -> tuple[Skeleton, int, float, int, int, int]:
     """Hierarchy and MOTION header of a file's bytes (any buffer: bytes or an mmap).
 
     Returns:
@@ -591,8 +592,6 @@ def read_bvh_header(path: str | Path) -> tuple[Skeleton, int, float]:
 
     The file is memory-mapped: only the hierarchy and the MOTION header are read.
     """
-    import mmap
-
     path = Path(path)
     with open(path, "rb") as f:
         if f.seek(0, 2) == 0:
@@ -627,8 +626,6 @@ class BVHFrameReader:
     """
 
     def __init__(self, path: str | Path) -> None:
-        import mmap
-
         self.path = Path(path)
         self.source = str(self.path)
         self._file = open(self.path, "rb")
@@ -677,10 +674,10 @@ class BVHFrameReader:
         return Motion(self.skeleton, self.read(start, stop), self.frame_time, source=self.source)
 
     def close(self) -> None:
-        data = getattr(self, "_data", None)
+        data: mmap.mmap | None = getattr(self, "_data", None)
         if data is not None:
             data.close()
-            self._data = None
+            del self._data
         self._file.close()
 
     def __enter__(self) -> BVHFrameReader:

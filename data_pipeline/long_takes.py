@@ -109,6 +109,7 @@ def extract_features_from_file(path: str | Path, profile: SkeletonProfile | str,
             poses[k0:k1] = p
             if passthrough is not None:
                 passthrough[k0:k1] = pt
+    assert poses is not None  # a take has at least one frame (BVHFrameReader refuses 'Frames: 0')
     return FeatureSequence(poses=poses, control=control, fps=float(cfg.fps), source=source,
                            style=style_of(source, profile.style_pattern, cfg.style_aliases),
                            mirrored=mirror, root_start=np.array([root_xz[0, 0], root_xz[0, 1], theta[0]]),

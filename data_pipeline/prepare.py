@@ -361,7 +361,7 @@ def _write_split(path: Path, seqs: list[FeatureSequence], fdef: FeatureDefinitio
         "mirrored": [np.array([s.mirrored for s in seqs], dtype=bool)],
     }
     if k:
-        arrays["passthrough"] = [s.passthrough.astype(np.float64, copy=False) for s in seqs] or [np.zeros((0, k))]
+        arrays["passthrough"] = [np.asarray(s.passthrough, dtype=np.float64) for s in seqs] or [np.zeros((0, k))]
     write_npz_parts(path, arrays)
     return {"file": path.name, "frames": int(offsets[-1]),
             "sequences": [{"source": s.source, "mirrored": bool(s.mirrored), "style": labels[s.source]["style"],

@@ -406,7 +406,7 @@ def _read_table(path: Path) -> dict[str, np.ndarray]:
         if isinstance(doc, dict):
             cols = {str(k).lower(): np.asarray(v, dtype=np.float64) for k, v in doc.items()}
             for k, v in cols.items():
-                bad = np.flatnonzero(~np.isfinite(v.reshape(len(v), -1)).all(axis=1)) if v.ndim else []
+                bad = np.flatnonzero(~np.isfinite(v.reshape(len(v), -1)).all(axis=1)) if v.ndim else np.zeros(0, int)
                 if len(bad):
                     value = float(v.reshape(len(v), -1)[bad[0]][0])
                     raise PathError(f"{path}: {k}[{bad[0]}] (row {bad[0]}) is {value!r}; path values must be "

@@ -102,12 +102,12 @@ def _read_bvh_window(path: str | Path, fps: float | None, start: int, frames: in
 
     _, total, frame_time = read_bvh_header(path)
     src_fps = snap_fps(1.0 / frame_time)
-    resample = fps is not None and abs(fps - src_fps) > 1e-6
-    if not resample:
+    if fps is None or abs(fps - src_fps) <= 1e-6:
         if start >= total:
             raise ValueError(f"{path}: start frame {start} is past its {total} frames")
         return read_bvh_frames(path, start, total if frames is None else start + frames), src_fps
-    idx0, idx1, alpha = resample_indices(total, src_fps, float(fps))
+    out_fps = float(fps)
+    idx0, idx1, alpha = resample_indices(total, src_fps, out_fps)
     if start >= len(idx0):
         raise ValueError(f"{path}: start frame {start} is past its {len(idx0)} frames at {fps:g} fps")
     window = slice(start, len(idx0) if frames is None else min(len(idx0), start + frames))
@@ -116,8 +116,8 @@ def _read_bvh_window(path: str | Path, fps: float | None, start: int, frames: in
     src = read_bvh_frames(path, first, last + 1)
     rot, pos = local_transforms(src)
     motion = motion_from_local(src.skeleton, slerp_frames(rot, i0 - first, i1 - first, a),
-                               lerp_frames(pos, i0 - first, i1 - first, a), 1.0 / float(fps), source=src.source)
-    return motion, float(fps)
+                               lerp_frames(pos, i0 - first, i1 - first, a), 1.0 / out_fps, source=src.source)
+    return motion, out_fps
 
 
 def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=None, fps: float | None = None,
