@@ -402,7 +402,8 @@ def _parse_decimal_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return values, other
 
 
-def _motion_header(data: bytes | mmap.mmap, start: int, source: str, motion_line: int) -> tuple[int, float, int, int, int]:
+def _motion_header(data: bytes | mmap.mmap, start: int, source: str,
+                   motion_line: int) -> tuple[int, float, int, int, int]:
     """Parse ``MOTION`` / ``Frames: n`` / ``Frame Time: t`` (blank lines between are allowed).
 
     Args:
