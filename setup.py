@@ -7,7 +7,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    package_data={"visualize": ["shaders/*"]},
+    package_data={"visualize": ["shaders/*", "web/static/*", "web/static/vendor/three/*"]},
     packages=find_packages(include=["moglow*", "mcmoglow*", "data_pipeline*", "visualize*", "baselines*"]),
     install_requires=[
         # torch is pinned to the CPU wheel the machine has; never let pip pick the CUDA build
@@ -26,7 +26,10 @@ setup(
         "render": ["PyOpenGL==3.1.10", "trimesh>=4", "pyglet>=1.4.10,<3", "freetype-py", "imageio", "networkx",
                    "pillow", "six", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
         "baselines": ["scikit-learn>=1.3"],
-        "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3", "ruff>=0.6", "mypy>=1.10"],
+        # moglow play: HTTP + WebSocket server
+        "play": ["websockets>=13"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3", "ruff>=0.6", "mypy>=1.10",
+                "websockets>=13", "playwright>=1.40"],
     },
     entry_points={
         "console_scripts": ["moglow=moglow.cli:main"],

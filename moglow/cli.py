@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: subcommands in the order ``--help`` lists them
-COMMANDS = ["prepare", "generate-data", "train", "sample", "export", "render", "review", "evaluate", "demo", "toy", "images"]
+COMMANDS = ["prepare", "generate-data", "train", "sample", "export", "render", "review", "evaluate", "play", "demo", "toy", "images"]
 
 
 def _load(name: str):

