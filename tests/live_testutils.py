@@ -25,3 +25,78 @@ def live_checkpoint(root: Path, tau: int = 3) -> Path:
     cfg = ExperimentConfig(name="live-test", data=data.config, model=model.cfg)
     return save_checkpoint({"config": experiment_to_dict(cfg), "model": model.state_dict(), "step": 0,
                             "data": meta}, root / "live.pt")
+
+
+def require_chromium() -> str:
+    """The Debian Chromium for Playwright; skip when missing (fail with ``CI=true``)."""
+    import pytest
+
+    from conftest import IN_CI, require_path
+
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            pytest.fail("the playwright package is missing (pip install -e .[dev]); CI=true: browser tests must run")
+        pytest.skip("the playwright package is missing (pip install -e .[dev])")
+    return str(require_path(Path(CHROMIUM), "Chromium (apt-get install chromium)"))
+
+
+class ServerThread:
+    """A :class:`moglow.live.server.LiveServer` on a free port, in its own thread and event loop."""
+
+    def __init__(self, checkpoint: Path, out_dir: Path, characters: int = 1, **server_args):
+        import threading
+
+        from moglow.checkpoint import load_model
+        from moglow.live.characters import LiveCharacters
+        from moglow.live.server import LiveServer
+        from moglow.sampling import SamplingMeta, optimise_for_sampling
+
+        model, ckpt = load_model(checkpoint)
+        meta = SamplingMeta.from_checkpoint(ckpt)
+        optimise_for_sampling(model)
+        self.chars = LiveCharacters(model, meta, characters, temperature=0.8, seed=0, history_seconds=20.0)
+        self.server = LiveServer(self.chars, out_dir, "127.0.0.1", 0, **server_args)
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+        self.thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the live server did not start")
+        if self.error:
+            raise self.error
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            task = asyncio.create_task(self.server.serve())
+            await self.server.wait_started()
+            self._ready.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            self.error = e
+            self._ready.set()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.stop)
+        self.thread.join(20)
+        if self.thread.is_alive():
+            raise RuntimeError("the live server did not stop")

@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
+    except KeyboardInterrupt:  # before the loop's own handler was installed
+        print("moglow play: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:
         return fail(f"cannot listen on {args.host}:{args.port}: {e}")
     print("moglow play: stopped", flush=True)
