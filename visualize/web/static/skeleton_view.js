@@ -47,7 +47,7 @@ export class SkeletonScene {
     const sun = new THREE.DirectionalLight(0xffffff, 1.8);
     sun.position.set(4, 9, -3);
     sun.castShadow = shadows;
-    sun.shadow.mapSize.set(2048, 2048);
+    sun.shadow.mapSize.set(1024, 1024);
     const s = sun.shadow.camera;
     s.left = -8; s.right = 8; s.top = 8; s.bottom = -8; s.near = 0.5; s.far = 30;
     sun.shadow.bias = -0.0005;
