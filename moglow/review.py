@@ -4,9 +4,12 @@
 of the run's numbers (validation NLL in nats and bits per frame, steps, parameters), the
 evaluation table when ``RUN_DIR/evaluation/evaluation.json`` exists, and every set of samples
 under ``RUN_DIR/samples`` as a looping video with its path, temperature and seed and a top
-view of the paths. The page is self-contained apart from the videos and images it links by
+view of the paths, and a 3-D clip viewer (:mod:`visualize.web.clip_json`: play/pause, scrub,
+speed, orbit; the samples and the mocap take side by side in sync; foot contacts when the npz
+has them). The page is self-contained apart from the videos, images and viewer files it links by
 relative path, so the run folder can be copied or served as a whole
-(``python -m http.server -d RUN_DIR``, then open ``/review/index.html``).
+(``python -m http.server -d RUN_DIR``, then open ``/review/index.html``; the 3-D viewer needs
+the page served over HTTP, the videos play from a file too).
 
 Sample sets are the folders ``moglow sample --out RUN_DIR/samples/NAME`` writes
 (:mod:`moglow.export`): ``samples.npz`` (joint positions, paths, fps, labels), one BVH per
@@ -33,6 +36,7 @@ import html
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -59,6 +63,7 @@ CONFIG_YAML = "config.yaml"
 EVALUATION_JSON = Path("evaluation") / "evaluation.json"
 SAMPLES_DIR = "samples"
 REVIEW_DIR = "review"
+VIEWER_DIR = "viewer"
 
 #: CSV columns of :mod:`moglow.logging_utils`
 TRAIN_NATS = "train_nats_per_frame_dropout"
@@ -444,7 +449,7 @@ def _fmt_metric(v: Any) -> str | None:
     return str(v)
 
 
-def _sample_card(sset: SampleSet, page_dir: Path) -> str:
+def _sample_card(sset: SampleSet, page_dir: Path, viewer_json: Path | None = None) -> str:
     info = sset.info
     spec = info.get("path") or sset.name
     temperature, seed = info.get("temperature"), info.get("seed")
@@ -454,6 +459,9 @@ def _sample_card(sset: SampleSet, page_dir: Path) -> str:
                  f'preload="auto"></video>')
     else:
         video = '<p class="missing">no video rendered (run moglow review without --no-render)</p>'
+    if viewer_json is not None:
+        video += (f'\n<div class="clip-viewer" data-clip="{_href(viewer_json, page_dir)}" '
+                  f'aria-label="3-D viewer of {_e(sset.name)}"></div>')
     plot = (f'<img src="{_href(sset.paths_png, page_dir)}" alt="top view of the paths of {_e(sset.name)}" '
             f'class="paths">' if sset.paths_png.exists() else "")
     settings = [
@@ -508,10 +516,23 @@ pre{background:#f1f3f5;padding:.6rem;overflow:auto;font-size:.85em}
 """
 
 
+def _viewer_head() -> str:
+    """The clip viewer's CSS, import map and module (files in ``VIEWER_DIR`` beside the page), and a
+    note for pages opened from ``file://``, where browsers do not run ES modules."""
+    base = VIEWER_DIR
+    return (f'<link rel=stylesheet href="{base}/viewer.css">\n'
+            f'<script type=importmap>{{"imports": {{"three": "./{base}/vendor/three/three.module.min.js"}}}}</script>\n'
+            f'<script type=module src="{base}/clip_player.js"></script>\n'
+            "<script>addEventListener('DOMContentLoaded', () => { if (location.protocol === 'file:') "
+            "document.querySelectorAll('.clip-viewer').forEach(e => { e.textContent = '3-D viewer: serve this "
+            "folder over HTTP (moglow review prints the command); browsers do not run it from a file.'; "
+            "e.className = 'clip-viewer-note'; }); });</script>\n")
+
+
 def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render: bool = True,
                  width: int | None = None, height: int = 360, progress: bool = True,
                  count_parameters: bool = True, log: Callable[[str], None] | None = print,
-                 force: bool = True) -> Path:
+                 force: bool = True, viewer: bool = True) -> Path:
     """Write the review page of a run folder; returns the ``index.html`` path.
 
     Args:
@@ -523,6 +544,8 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
         progress: tqdm bars while rendering; count_parameters: load the checkpoint to count them.
         log: where one-line messages go (None: nowhere).
         force: replace an existing ``index.html`` (False: :class:`OutputExistsError` instead).
+        viewer: give every clip the 3-D clip viewer (:mod:`visualize.web.clip_json`; its files are
+            copied into ``OUT/viewer``).
     Raises:
         ReviewError: the folder does not exist or holds neither a training log nor samples.
     """
@@ -547,17 +570,30 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
             say(f"  rendered in {time.perf_counter() - t0:.1f} s")
         plot_sample_paths(sset)
     curves = _curves_png(run_dir, out, summary)
+    viewer_jsons: list[Path | None] = [None] * len(sets)
+    if viewer and sets:
+        from visualize.web.clip_json import copy_viewer_assets, write_clip_json
+
+        copy_viewer_assets(out / VIEWER_DIR)
+        for i, sset in enumerate(sets):
+            slug = re.sub(r"[^A-Za-z0-9_-]+", "_", sset.name).strip("_") or "clip"
+            target = out / VIEWER_DIR / "clips" / f"{i:02d}_{slug}.json"
+            if not _up_to_date(target, sset.npz):
+                write_clip_json(sset.npz, target)
+            viewer_jsons[i] = target
 
     title = f"Review: {summary.name}"
     parts = [f"<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
              f'<meta name=viewport content="width=device-width, initial-scale=1">\n<title>{_e(title)}</title>\n'
-             f'<link rel=icon href="data:,">\n<style>{_CSS}</style>\n</head>\n<body>\n'
+             f'<link rel=icon href="data:,">\n<style>{_CSS}</style>\n{_viewer_head() if viewer and sets else ""}'
+             f'</head>\n<body>\n'
              f"<h1>{_e(title)}</h1>\n<p class=dim>Run folder <code>{_e(run_dir.resolve())}</code>; page written "
              f"{_e(datetime.now().strftime('%Y-%m-%d %H:%M'))}. Log-likelihoods: nats per frame (bits in "
              f"brackets); validation with data dropout off.</p>"]
     parts.append(f"<section id=samples>\n<h2>Samples ({len(sets)} set{'s' if len(sets) != 1 else ''})</h2>")
     if sets:
-        parts.append("<div class=cards>\n" + "\n".join(_sample_card(s, out) for s in sets) + "\n</div>")
+        parts.append("<div class=cards>\n" + "\n".join(_sample_card(s, out, j) for s, j in zip(sets, viewer_jsons))
+                     + "\n</div>")
     else:
         parts.append(f"<p>No samples yet: <code>moglow sample --checkpoint {_e(run_dir)} --out "
                      f"{_e(run_dir / SAMPLES_DIR / 'NAME')}</code> writes some.</p>")
