@@ -8,7 +8,10 @@ process) with a WebSocket client in this process that reads every frame:
    the wall time: the share of one core. Reference in the same run: the same model's bare
    :meth:`LiveCharacters.step` timed in this process (CPU seconds per frame x 20 fps), so the
    ratio says what the server adds (socket I/O, encoding, the event loop).
-2. **Characters at 20 fps** (``--threads`` torch threads, default 2 = this machine's cores):
+2. **Characters at 20 fps**: (a) the CPU time of one batched step plus frame encoding for
+   N = 1 ... 1024 characters, timed in this process with one thread (what an idle core must
+   spend per frame: N fits when that is at most 80% of the 50 ms period); (b) end to end
+   (``--threads`` torch threads, default 1):
    servers with N = 1, 2, 4, ... characters (one batched model step per frame); a server
    *sustains* N when the client receives >= 97.5% of 20 frames per second over ``--seconds``
    with the server's late ticks (a frame more than one period behind) at most 1 per 10 s.
@@ -166,12 +169,43 @@ def bare_step_cpu(checkpoint: str, seconds: float) -> float:
     return (time.process_time() - c0) / n
 
 
+def step_cpu_by_batch(checkpoint: str, counts: list[int], frames: int = 40) -> dict[int, float]:
+    """CPU ms per frame of :meth:`LiveCharacters.step` (plus frame encoding) for N wandering characters,
+    in this process with one torch thread: what one core must spend per frame, free of other jobs'
+    scheduling."""
+    import torch
+
+    from moglow.checkpoint import load_model
+    from moglow.commands.play import _resolve_checkpoint
+    from moglow.live.characters import LiveCharacters
+    from moglow.live.protocol import encode_frame
+    from moglow.sampling import SamplingMeta, optimise_for_sampling
+
+    torch.set_num_threads(1)
+    model, ckpt = load_model(_resolve_checkpoint(checkpoint))
+    meta = SamplingMeta.from_checkpoint(ckpt)
+    optimise_for_sampling(model)
+    out = {}
+    for n in counts:
+        chars = LiveCharacters(model, meta, n)
+        chars.steering.set_wander(list(range(n)))
+        ack = np.zeros(n)
+        for _ in range(5):
+            chars.step()
+        c0 = time.process_time()
+        for _ in range(frames):
+            f = chars.step()
+            encode_frame(f.index, f.positions, f.root, f.speed, f.intended, ack, f.mode)
+        out[n] = 1000 * (time.process_time() - c0) / frames
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--config", default=str(REPO / "configs" / "small_cpu.yaml"))
     ap.add_argument("--seconds", type=float, default=10.0, help="measurement time per server")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads of the many-character servers")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the many-character servers")
     ap.add_argument("--max-characters", type=int, default=512)
     ap.add_argument("--presses", type=int, default=200)
     args = ap.parse_args()
@@ -197,13 +231,24 @@ def main() -> None:
                   f"received; bare model step {1000 * bare:.2f} CPU ms/frame = {100 * bare * 20:.1f}% of a core at "
                   f"20 fps; server / bare step = {share / (bare * 20):.2f}")
             lat = latency(ws, args.presses)
-            print(f"\n3. key press -> first frame generated with it, {len(lat)} presses: p50 {lat[len(lat) // 2]:.1f} ms, "
-                  f"p99 {lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.1f} ms, max {lat[-1]:.1f} ms "
-                  f"(frame period 50 ms; p99 / period = {lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 50:.2f})")
+            if lat:
+                print(f"\n3. key press -> first frame generated with it, {len(lat)} presses: p50 {lat[len(lat) // 2]:.1f} ms, "
+                      f"p99 {lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.1f} ms, max {lat[-1]:.1f} ms "
+                      f"(frame period 50 ms; p99 / period = {lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 50:.2f})")
     finally:
         srv.stop()
 
-    # 2. characters at 20 fps
+    # 2. characters at 20 fps: CPU per frame in this process (what an idle core needs) ...
+    counts = [n for n in (1, 8, 32, 64, 128, 256, 512, 1024) if n <= args.max_characters]
+    cpu = step_cpu_by_batch(checkpoint, counts)
+    fit = [n for n, ms in cpu.items() if ms <= 0.8 * 50]
+    print("\n2a. CPU ms per frame (batched step + encoding, 1 thread), and as a share of the 50 ms period:")
+    for n, ms in cpu.items():
+        print(f"   N={n:5d}: {ms:7.2f} CPU ms/frame = {ms / 50:.2f} of a core at 20 fps ({ms / n:.3f} ms per character)")
+    print(f"   => up to {max(fit) if fit else 0} characters fit in 80% of one idle core at 20 fps "
+          f"(this 2-core machine has 2)")
+
+    # ... and end to end on the real server under the machine's current load
     print(f"\n2. characters sustained at 20 fps ({args.threads} torch threads, one batched step per frame):")
     best, n = 0, 1
     while n <= args.max_characters:

@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents, start poses and wandering")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="torch device (auto: cuda when available)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch; one is fastest for up to a few hundred characters (a frame's "
+                             "products are small) and on a shared machine (benchmarks/play_speed.py)")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="weight storage while streaming (see moglow sample --help)")
 

@@ -136,7 +136,8 @@ class LiveCharacters:
             except ValueError:
                 pass
         self.temperature = np.full(self.num, float(temperature))
-        self.style = np.full(self.num, -1, dtype=np.int64)
+        names = list(meta.style_names)
+        self.style = np.full(self.num, names.index("normal") if "normal" in names else -1, dtype=np.int64)
         self.frame = 0
         self.history = max(int(round(history_seconds * self.fps)), 1)
         D, C = meta.scaler.dim, meta.control_scaler.dim
