@@ -32,18 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_checkpoint(spec: str) -> str:
-    """``pretrained:NAME`` through :mod:`moglow.pretrained` when that module exists; else the spec itself."""
+    """``pretrained:NAME`` through :func:`moglow.pretrained.resolve` (the full spec) when that module
+    exists; anything else is passed on to :func:`moglow.checkpoint.load_model` as it is."""
     if not spec.startswith("pretrained:"):
         return spec
     try:
-        from moglow import pretrained  # type: ignore[attr-defined]
+        from moglow.pretrained import resolve  # type: ignore[import-not-found]
     except ImportError:
         raise ValueError("pretrained:NAME needs moglow.pretrained, which this installation lacks; pass a run "
                          "folder or a .pt file") from None
-    for fn in ("resolve", "checkpoint_path", "fetch", "path"):
-        if hasattr(pretrained, fn):
-            return str(getattr(pretrained, fn)(spec.split(":", 1)[1]))
-    raise ValueError("moglow.pretrained has no resolver for pretrained:NAME")
+    return str(resolve(spec))
 
 
 def run(args: argparse.Namespace) -> int:

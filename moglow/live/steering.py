@@ -24,8 +24,9 @@ float64.
 Example::
 
     >>> steer = Steering(num=2, fps=20.0)
-    >>> steer.set_velocity([0, 1], direction=[[1.0, 0.0]], speed=[1.2])   # character 1: walk towards +X
-    >>> control = steer.advance()                                          # (2, 3) dx, dz, dtheta
+    >>> steer.set_velocity([1], direction=[[1.0, 0.0]], speed=[1.2])   # character 1: walk towards +X
+    >>> steer.advance().shape                                           # dx, dz, dtheta per character
+    (2, 3)
 """
 from __future__ import annotations
 

@@ -270,8 +270,11 @@ view.addEventListener('pointerup', (e) => {
 });
 
 // ---------------------------------------------------------------- drawing
-function draw() {
+let lastDraw = 0;
+function draw(now) {
   requestAnimationFrame(draw);
+  const dt = lastDraw ? Math.max(0, Math.min(0.5, (now - lastDraw) / 1000)) : 0;
+  lastDraw = now;
   pollInput();
   if (!scene) return;
   if (latest && figures) {
@@ -285,12 +288,12 @@ function draw() {
       arrows[i].set(c.x, c.z, c.intended[0], c.intended[1]);
     }
     figures.update();
-    const c = state.characters[state.selected];
-    if (c) {
-      if (!cameraPlaced) { scene.lookFromBehind(c.x, c.z, c.heading); cameraPlaced = true; }
-      scene.follow(c.x, 0.9, c.z, 0.85);
-    }
     latest = null;
+  }
+  const c = state.framesReceived ? state.characters[state.selected] : null;
+  if (c) {
+    if (!cameraPlaced) { scene.lookFromBehind(c.x, c.z, c.heading); cameraPlaced = true; }
+    scene.follow(c.x, 0.9, c.z, Math.exp(-dt / 0.25));  // time-based: the same lag at any frame rate
   }
   scene.render();
 }

@@ -56,14 +56,16 @@ export class SkeletonScene {
     this.scene.add(sun.target);
 
     const floor = new THREE.Mesh(new THREE.PlaneGeometry(400, 400),
-      new THREE.MeshStandardMaterial({ color: 0xdfe3e8, roughness: 0.95 }));
+      new THREE.MeshStandardMaterial({ color: 0xdfe3e8, roughness: 0.95, polygonOffset: true,
+        polygonOffsetFactor: 1, polygonOffsetUnits: 1 }));
     floor.rotation.x = -Math.PI / 2;
     floor.receiveShadow = true;
     floor.name = 'floor';
     this.floor = floor;
     this.scene.add(floor);
-    const grid = new THREE.GridHelper(400, 400, 0xb4bcc6, 0xc9d0d8);
-    grid.position.y = 0.001;
+    const grid = new THREE.GridHelper(400, 400, 0x98a2ad, 0xb3bcc6);
+    grid.position.y = 0.003;
+    grid.renderOrder = 1;
     this.scene.add(grid);
 
     this._resize = () => this.resize();
