@@ -94,10 +94,9 @@ class Server:
 
     def __init__(self, checkpoint: str, characters: int, threads: int, out: Path):
         env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads))
-        self.proc = subprocess.Popen([sys.executable, "-m", "moglow", "play", "--checkpoint", checkpoint, "--no-browser",
-                                      "--port", "0", "--characters", str(characters), "--threads", str(threads),
-                                      "--out", str(out), "--device", "cpu"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        cmd = [sys.executable, "-m", "moglow", "play", "--checkpoint", checkpoint, "--no-browser", "--port", "0",
+               "--characters", str(characters), "--threads", str(threads), "--out", str(out), "--device", "cpu"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.url = None
         for line in self.proc.stdout:
             if "open http://" in line:
@@ -232,7 +231,8 @@ def main() -> None:
                   f"20 fps; server / bare step = {share / (bare * 20):.2f}")
             lat = latency(ws, args.presses)
             if lat:
-                print(f"\n3. key press -> first frame generated with it, {len(lat)} presses: p50 {lat[len(lat) // 2]:.1f} ms, "
+                print(f"\n3. key press -> first frame generated with it, {len(lat)} presses: "
+                      f"p50 {lat[len(lat) // 2]:.1f} ms, "
                       f"p99 {lat[min(len(lat) - 1, int(0.99 * len(lat)))]:.1f} ms, max {lat[-1]:.1f} ms "
                       f"(frame period 50 ms; p99 / period = {lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 50:.2f})")
     finally:
@@ -244,7 +244,8 @@ def main() -> None:
     fit = [n for n, ms in cpu.items() if ms <= 0.8 * 50]
     print("\n2a. CPU ms per frame (batched step + encoding, 1 thread), and as a share of the 50 ms period:")
     for n, ms in cpu.items():
-        print(f"   N={n:5d}: {ms:7.2f} CPU ms/frame = {ms / 50:.2f} of a core at 20 fps ({ms / n:.3f} ms per character)")
+        print(f"   N={n:5d}: {ms:7.2f} CPU ms/frame = {ms / 50:.2f} of a core at 20 fps "
+              f"({ms / n:.3f} ms per character)")
     print(f"   => up to {max(fit) if fit else 0} characters fit in 80% of one idle core at 20 fps "
           f"(this 2-core machine has 2)")
 

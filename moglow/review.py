@@ -592,8 +592,8 @@ def write_review(run_dir: str | Path, out_dir: str | Path | None = None, render:
              f"brackets); validation with data dropout off.</p>"]
     parts.append(f"<section id=samples>\n<h2>Samples ({len(sets)} set{'s' if len(sets) != 1 else ''})</h2>")
     if sets:
-        parts.append("<div class=cards>\n" + "\n".join(_sample_card(s, out, j) for s, j in zip(sets, viewer_jsons))
-                     + "\n</div>")
+        cards = [_sample_card(s, out, j) for s, j in zip(sets, viewer_jsons, strict=True)]
+        parts.append("<div class=cards>\n" + "\n".join(cards) + "\n</div>")
     else:
         parts.append(f"<p>No samples yet: <code>moglow sample --checkpoint {_e(run_dir)} --out "
                      f"{_e(run_dir / SAMPLES_DIR / 'NAME')}</code> writes some.</p>")

@@ -5,7 +5,6 @@ the steering's control by construction, whatever the weights."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +53,8 @@ def _release_all(pg) -> None:
 
 
 def test_page_loads_without_console_errors_and_draws(page):
-    state = page.evaluate("({webgl: moglowState.webgl, connected: moglowState.connected, n: moglowState.characters.length})")
+    state = page.evaluate("({webgl: moglowState.webgl, connected: moglowState.connected, "
+                          "n: moglowState.characters.length})")
     assert state == {"webgl": True, "connected": True, "n": 2}
     assert page.errors == []
     # the canvas shows something besides the background: the figures and the floor grid

@@ -169,7 +169,7 @@ def test_flood_is_rate_limited_and_the_server_keeps_its_pace(server):
         _hello(ws)
         f0, t0 = server.server.stats.frames, time.monotonic()
         dropped0 = server.server.stats.flood_dropped
-        for i in range(3000):
+        for _i in range(3000):
             ws.send('{"type": "settings", "character": 1, "temperature": 0.5}')
         time.sleep(1.2)  # the bucket refills; the ping must not be dropped itself
         ws.send(json.dumps({"type": "ping", "t": 2.0}))

@@ -46,7 +46,8 @@ def run_dir(tmp_path_factory) -> Path:
         folder.mkdir(parents=True)
         (p0, c0), (p1, c1), (gt, gtc) = _walker(FRAMES, 0.0), _walker(FRAMES, 1.0), _walker(FRAMES, 2.0)
         np.savez_compressed(folder / "samples.npz", positions=np.stack([p0, p1]).astype(np.float32), parents=PARENTS,
-                            path=p0[:, 0][:, [0, 2]], fps=np.float64(FPS), labels=np.array(["sample_000", "sample_001"]),
+                            path=p0[:, 0][:, [0, 2]], fps=np.float64(FPS),
+                            labels=np.array(["sample_000", "sample_001"]),
                             root=np.int64(0), ground_truth=gt.astype(np.float32), contacts=np.stack([c0, c1]),
                             contact_joints=np.array(FEET), ground_truth_contacts=gtc)
         (folder / "report.json").write_text(json.dumps({"info": {"path": "line:speed=1.2", "temperature": 0.8}}))

@@ -27,15 +27,15 @@ tick loop).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from data_pipeline.features import ROTATIONS, reconstruct_world_positions, to_world_frame
 from moglow.frame_decoder import frame_decoder
 from moglow.live.steering import Steering, SteeringLimits
+from moglow.model import MoGlow
 from moglow.sampling import MotionStreamer, SamplingMeta, Samples, StreamState
 
 __all__ = ["LiveCharacters", "LiveFrame", "assign_stream_rows"]
@@ -47,7 +47,7 @@ def _map2(a, b, fn):
         return None
     if isinstance(a, torch.Tensor):
         return fn(a, b)
-    return type(a)(_map2(x, y, fn) for x, y in zip(a, b))
+    return type(a)(_map2(x, y, fn) for x, y in zip(a, b, strict=False))
 
 
 def assign_stream_rows(state: StreamState, index: Sequence[int], poses: torch.Tensor, control: torch.Tensor
@@ -113,9 +113,9 @@ class LiveCharacters:
         limits: steering limits (default: from the data config and the start bank).
     """
 
-    def __init__(self, model: nn.Module, meta: SamplingMeta, num: int = 1, temperature: float = 1.0,
+    def __init__(self, model: MoGlow, meta: SamplingMeta, num: int = 1, temperature: float = 1.0,
                  seed: int = 0, history_seconds: float = 30.0, precision: str = "fp32",
-                 limits: Optional[SteeringLimits] = None):
+                 limits: SteeringLimits | None = None):
         if num < 1:
             raise ValueError(f"need at least one character, got {num}")
         self.model, self.meta, self.num = model, meta, int(num)
@@ -212,7 +212,7 @@ class LiveCharacters:
         m = self.model
         z = m.base.sample((self.num,), 1.0, self.generator).reshape(self.num, m.pose_dim)
         z = z * torch.as_tensor(self.temperature, dtype=z.dtype, device=z.device)[:, None]
-        use_style = self.meta.style_names and getattr(m, "num_styles", 0)
+        use_style = bool(self.meta.style_names) and m.num_styles > 0
         self.streamer.style = torch.as_tensor(self.style) if use_style else None
         pose, self.state = self.streamer.step(ctrl_n, self.state, z=z)
         poses = self.meta.scaler.inverse_transform(pose.float().cpu().numpy().astype(np.float64))
@@ -247,7 +247,7 @@ class LiveCharacters:
         fdef = self.meta.feature_def
         if fdef.representation == ROTATIONS:
             return np.stack([reconstruct_world_positions(p[None], c[None], fdef, r)[0]
-                             for p, c, r in zip(poses, control, root)])
+                             for p, c, r in zip(poses, control, root, strict=False)])
         from data_pipeline.features import _position_columns
 
         cols, mask = _position_columns(fdef)

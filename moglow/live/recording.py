@@ -12,7 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from data_pipeline.features import FeatureDefinition
 from moglow.sampling import Samples
@@ -37,7 +37,7 @@ class Recording:
 
 
 def save_recording(samples: Samples, feature_def: FeatureDefinition, out_root: str | Path, character: int,
-                   info: Optional[dict] = None) -> Recording:
+                   info: dict | None = None) -> Recording:
     """Export one character's clip (one sample) into a new folder under ``out_root``."""
     t0 = time.perf_counter()
     root = Path(out_root)

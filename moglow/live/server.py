@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -83,7 +83,7 @@ class _Client:
 
     def __init__(self, ws: ServerConnection, cid: int, rate_limit: float):
         self.ws, self.id = ws, cid
-        self.frame: Optional[bytes] = None
+        self.frame: bytes | None = None
         self.json: collections.deque = collections.deque(maxlen=CLIENT_JSON_QUEUE)
         self.wake = asyncio.Event()
         self.sent = 0
@@ -150,9 +150,9 @@ class LiveServer:
     """
 
     def __init__(self, characters: LiveCharacters, out_dir: str | Path, host: str = "127.0.0.1", port: int = 8765,
-                 walk_speed: float = 1.2, run_speed: Optional[float] = None, wander: tuple[int, ...] = (),
+                 walk_speed: float = 1.2, run_speed: float | None = None, wander: tuple[int, ...] = (),
                  rate_limit: float = 200.0, max_clients: int = 64, static_dir: Path = STATIC_DIR,
-                 info: Optional[dict] = None):
+                 info: dict | None = None):
         self.chars = characters
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,10 +172,10 @@ class LiveServer:
         self.pending: collections.deque = collections.deque()
         self.stats = ServerStats()
         self._next_id = 0
-        self._stop: Optional[asyncio.Event] = None
-        self._started: Optional[asyncio.Event] = None
-        self._recording: Optional[asyncio.Task] = None
-        self._server = None
+        self._stop: asyncio.Event | None = None
+        self._started: asyncio.Event | None = None
+        self._recording: asyncio.Task | None = None
+        self._server: Any = None
 
     # ------------------------------------------------------------------ HTTP
     def _file_response(self, file: Path, download: bool) -> Response:
@@ -200,7 +200,7 @@ class LiveServer:
         host = request.headers.get("Host", "")
         return urlsplit(origin).netloc.lower() == host.lower()
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Optional[Response]:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path == "/ws":
             if not self._same_origin(request):
@@ -244,7 +244,7 @@ class LiveServer:
                 "three": THREE_VERSION, **self.info}
 
     async def _handler(self, ws: ServerConnection) -> None:
-        if urlsplit(ws.request.path).path != "/ws":
+        if ws.request is None or urlsplit(ws.request.path).path != "/ws":
             await ws.close(1008, "WebSocket only at /ws")
             return
         if len(self.clients) >= self.max_clients:
@@ -395,7 +395,7 @@ class LiveServer:
                 delay = 0.0
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=max(delay, 0.0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def serve(self) -> None:

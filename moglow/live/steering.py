@@ -31,7 +31,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -67,8 +67,8 @@ class SteeringLimits:
     arrive_radius: float = 1.5
 
     @classmethod
-    def from_data(cls, heading_sigma_s: float, fps: float, bank_velocity: Optional[np.ndarray] = None
-                  ) -> "SteeringLimits":
+    def from_data(cls, heading_sigma_s: float, fps: float, bank_velocity: np.ndarray | None = None
+                  ) -> SteeringLimits:
         """Limits that fit the training data.
 
         Args:
@@ -103,8 +103,8 @@ class Steering:
         target (B, 2): click-to-walk targets (MODE_TARGET).
     """
 
-    def __init__(self, num: int, fps: float, limits: Optional[SteeringLimits] = None,
-                 start: Optional[np.ndarray] = None, seed: int = 0):
+    def __init__(self, num: int, fps: float, limits: SteeringLimits | None = None,
+                 start: np.ndarray | None = None, seed: int = 0):
         self.num, self.fps = int(num), float(fps)
         self.limits = limits or SteeringLimits()
         if start is None:
@@ -124,7 +124,7 @@ class Steering:
         self._wander_speed = np.full(self.num, 1.2)
 
     # ------------------------------------------------------------------ requests
-    def set_velocity(self, index: Sequence[int], direction: np.ndarray, speed: np.ndarray) -> None:
+    def set_velocity(self, index: Sequence[int] | np.ndarray, direction: np.ndarray, speed: np.ndarray) -> None:
         """Characters ``index`` walk in world ``direction`` (k, 2) (normalised here; zero: stop) at
         ``speed`` (k,) m/s (clipped to ``[0, max_speed]``)."""
         idx = np.asarray(index, dtype=np.int64)
@@ -135,14 +135,14 @@ class Steering:
                                                                      self.limits.max_speed), 0.0)
         self.mode[idx] = MODE_VELOCITY
 
-    def set_target(self, index: Sequence[int], point: np.ndarray, speed: np.ndarray) -> None:
+    def set_target(self, index: Sequence[int] | np.ndarray, point: np.ndarray, speed: np.ndarray) -> None:
         """Characters ``index`` walk to world ``point`` (k, 2) m at up to ``speed`` (k,) m/s and stop."""
         idx = np.asarray(index, dtype=np.int64)
         self.target[idx] = np.asarray(point, dtype=np.float64).reshape(len(idx), 2)
         self.desired_speed[idx] = np.clip(np.asarray(speed, dtype=np.float64), 0.0, self.limits.max_speed)
         self.mode[idx] = MODE_TARGET
 
-    def set_wander(self, index: Sequence[int], speed: Optional[np.ndarray] = None) -> None:
+    def set_wander(self, index: Sequence[int] | np.ndarray, speed: np.ndarray | None = None) -> None:
         """Characters ``index`` wander on smooth random paths (within ~12 m of the origin)."""
         idx = np.asarray(index, dtype=np.int64)
         self.mode[idx] = MODE_WANDER
@@ -150,7 +150,7 @@ class Steering:
         if speed is not None:
             self._wander_speed[idx] = np.clip(np.asarray(speed, dtype=np.float64), 0.0, self.limits.max_speed)
 
-    def reset(self, index: Sequence[int]) -> None:
+    def reset(self, index: Sequence[int] | np.ndarray) -> None:
         """Back to the spawn point, standing still; requests cleared (wanderers keep wandering)."""
         idx = np.asarray(index, dtype=np.int64)
         self.xz[idx] = self.spawn[idx, :2]
