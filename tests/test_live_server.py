@@ -137,7 +137,8 @@ def test_move_steers_and_is_acknowledged_and_lapses_when_the_page_is_gone(server
     '{"type": "move", "character": 0, "dir": [NaN, 0]}', '{"type": "move", "character": 0, "dir": "north"}',
     '{"type": "move", "character": -1, "dir": [0, 1]}', '{"type": "settings", "character": 0, "temperature": -1}',
     '{"type": "settings", "character": 0}', '{"type": "record", "character": 0, "seconds": 1e9}',
-    '{"type": "move", "character": true, "dir": [0, 1]}', "[" * 3000 + "]" * 1000, b"\x00\x01binary"])
+    '{"type": "move", "character": true, "dir": [0, 1]}', pytest.param("[" * 3000 + "]" * 1000, id="deep-nesting"),
+    b"\x00\x01binary"])
 def test_malformed_messages_are_answered_and_the_connection_stays(server, bad):
     before = server.server.stats.rejected
     with connect(server.ws) as ws:
@@ -282,3 +283,33 @@ def test_sigint_shuts_the_command_down_cleanly(checkpoint, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_reset_restarts_one_character_from_a_real_start_window(checkpoint):
+    import torch
+
+    from moglow.checkpoint import load_model
+    from moglow.live.characters import LiveCharacters
+    from moglow.sampling import SamplingMeta
+
+    model, ckpt = load_model(checkpoint)
+    meta = SamplingMeta.from_checkpoint(ckpt)
+    chars = LiveCharacters(model, meta, 2, seed=1)
+    chars.steering.set_velocity([0, 1], np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1.0, 1.0]))
+    for _ in range(15):
+        chars.step()
+    other = chars.state.poses[1].clone()
+    chars.reset([0])
+    assert np.allclose(chars.steering.root()[0], chars.steering.spawn[0]) and chars.steering.speed[0] == 0
+    bank = torch.as_tensor(meta.scaler.transform(meta.start_bank.poses.astype(np.float64)), dtype=torch.float32)
+    assert torch.isclose(bank, chars.state.poses[0][None], atol=1e-5).flatten(1).all(1).any(), "not a bank window"
+    assert torch.equal(chars.state.poses[1], other)  # the other character is untouched
+    def tensors(state):  # every tensor of the nested recurrent state, batch on dim 1
+        if isinstance(state, torch.Tensor):
+            return [state]
+        return [t for s in (state or ()) for t in tensors(s)]
+
+    flow = tensors(chars.state.flow)
+    assert flow and all(float(t[:, 0].abs().max()) == 0.0 for t in flow)  # fresh: zero state
+    assert any(float(t[:, 1].abs().max()) > 0.0 for t in flow)
+    assert chars.available_frames(0) == 0 and chars.available_frames(1) == 15
