@@ -28,17 +28,11 @@ def live_checkpoint(root: Path, tau: int = 3) -> Path:
 
 
 def require_chromium() -> str:
-    """The Debian Chromium for Playwright; skip when missing (fail with ``CI=true``)."""
-    import pytest
+    """The Debian Chromium for Playwright (and the playwright package): skip when missing locally, fail
+    with ``CI=true`` (conftest's rule). Never downloads a browser."""
+    from conftest import require_module, require_path
 
-    from conftest import IN_CI, require_path
-
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        if IN_CI:
-            pytest.fail("the playwright package is missing (pip install -e .[dev]); CI=true: browser tests must run")
-        pytest.skip("the playwright package is missing (pip install -e .[dev])")
+    require_module("playwright")
     return str(require_path(Path(CHROMIUM), "Chromium (apt-get install chromium)"))
 
 

@@ -115,3 +115,17 @@ def test_record_downloads_a_bvh_with_the_expected_frame_count(page):
     motion = read_bvh(path)
     assert motion.num_frames == int(2 * FPS)
     assert page.errors == []
+
+
+def test_click_on_the_floor_walks_there(page):
+    box = page.locator("#view canvas").bounding_box()
+    start = _character(page)
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.54)  # the floor beyond the character
+    target = page.evaluate("window.moglowState.lastTarget")
+    assert target is not None
+    d0 = np.hypot(target[0] - start["x"], target[1] - start["z"])
+    assert 1.0 < d0 < 30.0, (target, start)
+    time.sleep(2.5)
+    now = _character(page)
+    assert now["mode"] == 1  # steering towards a target
+    assert np.hypot(target[0] - now["x"], target[1] - now["z"]) < d0 - 0.3
