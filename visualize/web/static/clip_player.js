@@ -59,7 +59,7 @@ class ClipViewer {
 
     const r = this.rootAt(0);
     this.scene.controls.target.set(r[0], 0.9, r[1]);
-    this.scene.camera.position.set(r[0] + 4.5, 2.4, r[1] - 4.5);
+    this.scene.camera.position.set(r[0] + 3.4, 2.0, r[1] - 3.4);
     this.time = 0;
     this.last = performance.now();
     this.state.ready = true;

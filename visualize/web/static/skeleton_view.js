@@ -55,18 +55,25 @@ export class SkeletonScene {
     this.scene.add(sun);
     this.scene.add(sun.target);
 
+    // the floor: a 1 m grid drawn into a repeating texture (lines as geometry crossing the camera
+    // plane are dropped by some software renderers; a texture is drawn the same everywhere)
+    const tile = document.createElement('canvas');
+    tile.width = tile.height = 128;
+    const g = tile.getContext('2d');
+    g.fillStyle = '#dfe3e8'; g.fillRect(0, 0, 128, 128);
+    g.fillStyle = '#bcc4cd'; g.fillRect(0, 0, 128, 2); g.fillRect(0, 0, 2, 128);
+    const grid = new THREE.CanvasTexture(tile);
+    grid.wrapS = grid.wrapT = THREE.RepeatWrapping;
+    grid.repeat.set(400, 400);
+    grid.colorSpace = THREE.SRGBColorSpace;
+    grid.anisotropy = this.renderer.capabilities.getMaxAnisotropy();
     const floor = new THREE.Mesh(new THREE.PlaneGeometry(400, 400),
-      new THREE.MeshStandardMaterial({ color: 0xdfe3e8, roughness: 0.95, polygonOffset: true,
-        polygonOffsetFactor: 1, polygonOffsetUnits: 1 }));
+      new THREE.MeshStandardMaterial({ map: grid, roughness: 0.95 }));
     floor.rotation.x = -Math.PI / 2;
     floor.receiveShadow = true;
     floor.name = 'floor';
     this.floor = floor;
     this.scene.add(floor);
-    const grid = new THREE.GridHelper(400, 400, 0x98a2ad, 0xb3bcc6);
-    grid.position.y = 0.003;
-    grid.renderOrder = 1;
-    this.scene.add(grid);
 
     this._resize = () => this.resize();
     window.addEventListener('resize', this._resize);
