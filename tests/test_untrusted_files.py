@@ -119,6 +119,12 @@ def _render_npz(tmp: Path, marker: Path) -> list[str]:
     return ["render", str(path), "--out", str(tmp / "clip.mp4"), "--no-progress"]
 
 
+def _play(tmp: Path, marker: Path) -> list[str]:
+    """``moglow play`` refuses the checkpoint before it starts a server."""
+    ckpt = craft(tmp / "run" / "latest.pt", marker, _checkpoint_like)
+    return ["play", "--checkpoint", str(ckpt), "--no-browser", "--port", "0", "--out", str(tmp / "out")]
+
+
 def _review_samples_npz(tmp: Path, marker: Path) -> list[str]:
     """A sample set's .npz with an object array inside: refused, never unpickled."""
     import numpy as np
@@ -145,6 +151,7 @@ LOADERS: dict[str, tuple[Callable[[Path, Path], list[str]], bool]] = {
     "images floor --fid-classifier": (_images_evaluate_fid_classifier, True),
     "toy": (_toy, False),
     "render (.npz)": (_render_npz, True),
+    "play": (_play, True),
 }
 
 
