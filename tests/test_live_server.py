@@ -228,9 +228,8 @@ def test_a_client_that_stops_reading_never_holds_more_than_one_frame(server):
             got = _frames(ws, 30)
             rate = (server.server.stats.frames - f0) / (time.monotonic() - t0)
             assert len(got) == 30 and rate > 0.7 * FPS, rate
-            slow = [c for c in server.server.clients.values() if c.sent < 5 and c.dropped > 0]
-            assert all(c.frame is None or isinstance(c.frame, bytes) for c in server.server.clients.values())
-            assert slow or True  # kernel buffers may still be absorbing the frames: no bound on timing here
+            # whatever the non-reader has not taken, the server holds at most one frame and 32 messages for it
+            assert all(len(c.json) <= 32 for c in server.server.clients.values())
     finally:
         raw.close()
 
