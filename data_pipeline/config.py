@@ -16,8 +16,10 @@ Example::
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from .splits import SplitConfig
 
@@ -28,8 +30,11 @@ class DataConfig:
 
     Attributes:
         profile: skeleton profile name (``configs/profiles/<name>.yaml``) or a YAML path.
-        data_dir: folder of BVH files (relative paths are taken from the working directory).
-        pattern: glob of the files to read inside ``data_dir``.
+        data_dir: folder of BVH files; a relative path in a config file is taken from the folder of
+            that file (not the working directory), one given on the command line from the working
+            directory.
+        pattern: glob of the files to read inside ``data_dir``, or a list of globs (a file matching
+            any is read).
         max_files: read at most this many files (sorted by name; None: all), for quick runs.
         skip_bad: warn about and skip unreadable files instead of failing.
         representation: ``"positions"``: joint positions of the profile's joint subset in the
@@ -55,7 +60,7 @@ class DataConfig:
 
     profile: str = "bandai_namco"
     data_dir: str = "../shared/mocap/bandai-namco/dataset-2"
-    pattern: str = "*.bvh"
+    pattern: str | list[str] = "*.bvh"
     max_files: int | None = None
     skip_bad: bool = False
     representation: Literal["positions", "rotations"] = "positions"
@@ -77,3 +82,11 @@ class DataConfig:
             raise ValueError(f"heading_sigma_s must be >= 0, got {self.heading_sigma_s}")
         if self.max_files is not None and self.max_files < 1:
             raise ValueError(f"max_files must be at least 1 (or null), got {self.max_files}")
+
+
+def resolve_data_dir(section: Any, base: str | Path) -> None:
+    """Make a relative ``data_dir`` of a config file's ``data:`` mapping absolute, taken from
+    ``base`` (the folder of that file), in place; anything else is left alone."""
+    d = section.get("data_dir") if isinstance(section, dict) else None
+    if isinstance(d, str) and d and not Path(d).expanduser().is_absolute():
+        section["data_dir"] = os.path.normpath(str(Path(base).resolve() / Path(d).expanduser()))

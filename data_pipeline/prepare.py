@@ -38,13 +38,14 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import yaml
 
 from .bvh import BVHError, BVHFrameReader, read_bvh
-from .config import DataConfig
+from .config import DataConfig, resolve_data_dir
+from .file_patterns import match_files
 from .features import (FeatureDefinition, FeatureSequence, extract_features, feature_definition,
                        skeleton_from_dict, skeleton_to_dict)
 from .long_takes import extract_features_from_file
@@ -53,7 +54,8 @@ from .scaler import Scaler
 from .skeleton import Skeleton
 from .splits import SPLITS, split_files
 from .styles import label_ids, parse_labels
-from .typed_config import ConfigError, from_dict, read_yaml, to_dict
+from .resources import resolve_config
+from .typed_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
 
 #: bump when the prepared layout or the meaning of its arrays changes (invalidates old data)
 FORMAT_VERSION = 1
@@ -71,14 +73,18 @@ class PrepareError(RuntimeError):
 
 
 # ============================================================================ config and files
-def load_data_config(path: str | Path) -> DataConfig:
-    """The ``data:`` section of an experiment YAML as a :class:`DataConfig`.
+def load_data_config(path: str | Path, overrides: Sequence[str] = ()) -> DataConfig:
+    """The ``data:`` section of an experiment YAML (a path or a built-in name) as a :class:`DataConfig`.
 
     Other top-level sections (``model:``, ``train:``, ...) are ignored here; keys inside
-    ``data:`` are checked strictly (a misspelt key is an error naming it and the file).
+    ``data:`` are checked strictly (a misspelt key is an error naming it and the file). A
+    relative ``data_dir`` is taken from the file's folder; ``overrides`` are ``data.KEY=VALUE``.
     """
-    path = Path(path)
+    path = resolve_config(path)
     doc = read_yaml(path)
+    if isinstance(doc, dict):
+        resolve_data_dir(doc.get("data"), path.parent)
+        doc = apply_overrides(doc, overrides)
     if not isinstance(doc, dict) or "data" not in doc:
         keys = ", ".join(doc) if isinstance(doc, dict) else type(doc).__name__
         raise ConfigError(f"{path}: no 'data:' section (top-level keys: {keys or 'none'})")
@@ -88,13 +94,14 @@ def load_data_config(path: str | Path) -> DataConfig:
         raise ConfigError(f"{path}: {e}") from None
 
 
-def list_data_files(data_dir: str | Path, cfg: DataConfig) -> list[str]:
-    """Relative ``/``-separated paths of the files ``cfg.pattern`` selects in ``data_dir``
-    (``**`` recurses), sorted; at most ``cfg.max_files``."""
+def list_data_files(data_dir: str | Path, cfg: DataConfig, log: Callable[[str], None] | None = None) -> list[str]:
+    """Relative ``/``-separated paths of the files ``cfg.pattern`` (one glob or several) selects in
+    ``data_dir`` (``**`` recurses), sorted; at most ``cfg.max_files``. ``log`` gets how many files
+    each of several patterns matched."""
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
-    files = sorted(p.relative_to(root).as_posix() for p in root.glob(cfg.pattern) if p.is_file())
+    files = sorted(p.relative_to(root).as_posix() for p in match_files(root, cfg.pattern, log))
     if not files:
         raise FileNotFoundError(f"no files matching {cfg.pattern!r} in {root}")
     return files[: cfg.max_files] if cfg.max_files else files
@@ -231,7 +238,7 @@ def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str |
     skip_bad = skip_bad or cfg.skip_bad
     profile = load_profile(cfg.profile)
 
-    files = list_data_files(data_dir, cfg)
+    files = list_data_files(data_dir, cfg, log)
     hashes = {rel: file_sha256(data_dir / rel) for rel in files}
     data_hash = compute_data_hash(cfg, profile, hashes)
 

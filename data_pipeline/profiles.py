@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from .skeleton import Skeleton
+from .resources import available, builtin_dir, resolve_config
 from .typed_config import ConfigError, load_yaml
 
-#: folder of the shipped profiles (``configs/profiles`` at the repository root)
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "configs" / "profiles"
 
 #: the reflections a joint's local frame may use when mirroring (see :mod:`data_pipeline.mirror`):
 #: the name lists the local axes that change sign.
@@ -204,7 +203,7 @@ class SkeletonProfile:
 
 def available_profiles() -> list[str]:
     """Names of the profiles shipped in ``configs/profiles``."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+    return available("profile")
 
 
 def load_profile(name_or_path: str | Path | SkeletonProfile) -> SkeletonProfile:
@@ -216,11 +215,10 @@ def load_profile(name_or_path: str | Path | SkeletonProfile) -> SkeletonProfile:
     """
     if isinstance(name_or_path, SkeletonProfile):
         return name_or_path
-    text = str(name_or_path)
-    path = Path(text)
-    if not (text.endswith((".yaml", ".yml")) or path.exists()):
-        path = PROFILE_DIR / f"{text}.yaml"
-        if not path.exists():
-            raise ConfigError(f"unknown skeleton profile {text!r}; shipped profiles: "
-                              f"{', '.join(available_profiles())} (or give a path to a YAML file)")
-    return load_yaml(SkeletonProfile, path)
+    return load_yaml(SkeletonProfile, resolve_config(name_or_path, kind="profile"))
+
+
+def __getattr__(name: str):
+    if name == "PROFILE_DIR":  # folder of the shipped profiles (a checkout's configs/profiles or the wheel's)
+        return builtin_dir() / "profiles"
+    raise AttributeError(name)

@@ -17,12 +17,13 @@ Example::
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Sequence, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -154,3 +155,38 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
         return from_dict(cls, data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.steps=200"`` -> ``(["train", "steps"], 200)``; the value is read as YAML
+    (``1e-3``, ``true``, ``null``, ``[1, 2]``, a bare word is a string)."""
+    key, sep, raw = str(text).partition("=")
+    keys = [k.strip() for k in key.split(".")]
+    if not sep or not all(keys):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. train.steps=200")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML: {e}") from None
+    return keys, value
+
+
+def apply_overrides(data: Any, overrides: Sequence[str]) -> dict:
+    """A copy of the plain config ``data`` with each ``KEY=VALUE`` override set (nested mappings
+    are created as needed). Keys are checked later, when the dict is turned into its dataclass,
+    so a misspelt key is an error naming it exactly as a misspelt key in the file is."""
+    out = copy.deepcopy(data) if data is not None else {}
+    if not isinstance(out, dict):
+        raise ConfigError(f"cannot apply --set to a config that is a {type(out).__name__}, not a mapping")
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = out
+        for i, k in enumerate(keys[:-1]):
+            child = node.get(k)
+            if child is None:
+                child = node[k] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {'.'.join(keys[:i + 1])} is a value, not a section")
+            node = child
+        node[keys[-1]] = value
+    return out

@@ -165,14 +165,25 @@ def load_error_summary(e: BaseException) -> str:
     return first[:300]
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+def resolve_checkpoint(spec: str | Path, prefer: str = "best") -> Path:
+    """The ``.pt`` file a ``--checkpoint`` argument names: a file as given, or a run folder's
+    ``best.pt`` (else ``latest.pt``; ``prefer="latest"``: its ``latest.pt``, as ``--resume`` needs).
+    Every command resolves checkpoints here, so every form works wherever a checkpoint is taken."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        first, second = ("best.pt", "latest.pt") if prefer == "best" else ("latest.pt", "best.pt")
+        if (path / first).exists() or not (path / second).exists():
+            return path / first
+        return path / second
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", prefer: str = "latest") -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` onto ``map_location``.
 
-    ``path`` may be a run folder (then ``latest.pt`` in it is read).
+    ``path`` is anything :func:`resolve_checkpoint` takes (a run folder: its ``latest.pt`` by default).
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "latest.pt"
+    path = resolve_checkpoint(path, prefer=prefer)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
@@ -219,10 +230,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", eval_
     ``path`` is a ``.pt`` file or a run folder (``best.pt`` if present, else ``latest.pt``).
     The model is on ``map_location`` and in eval mode unless ``eval_mode`` is False.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt" if (path / "best.pt").exists() else path / "latest.pt"
-    ckpt = load_checkpoint(path, map_location)
+    ckpt = load_checkpoint(resolve_checkpoint(path, prefer="best"), map_location)
     from moglow.config import experiment_from_dict
     from moglow.model import build_model
 

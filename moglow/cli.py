@@ -10,8 +10,11 @@ import argparse
 import importlib
 import sys
 
+from moglow.commands.common import HelpFormatter
+
 #: subcommands in the order ``--help`` lists them
-COMMANDS = ["prepare", "generate-data", "train", "sample", "export", "render", "review", "evaluate", "play", "demo", "toy", "images"]
+COMMANDS = ["prepare", "generate-data", "train", "sample", "export", "render", "review", "evaluate", "play", "demo",
+            "profile", "toy", "images"]
 
 
 def _load(name: str):
@@ -27,14 +30,17 @@ def _load(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moglow",
-        description="Probabilistic, controllable motion synthesis with normalising flows (MoGlow, McMoGlow).")
+        description="Probabilistic, controllable motion synthesis with normalising flows (MoGlow, McMoGlow).",
+        epilog="Shared options mean the same in every command: --config NAME|YAML with --set KEY=VALUE, "
+               "--checkpoint RUN|FILE.pt, --device auto|cpu|cuda[:N] (auto: CUDA when present), --threads N, "
+               "--no-progress. 'moglow COMMAND --help' lists a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = _load(name)
         if module is None:
             continue
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=HelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

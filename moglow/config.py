@@ -6,7 +6,7 @@ and the expected type.
 
 Example (``configs/tiny_cpu.yaml``)::
 
-    >>> cfg = load_experiment("configs/tiny_cpu.yaml")      # doctest: +SKIP
+    >>> cfg = load_experiment("tiny_cpu", ["train.steps=200"])   # doctest: +SKIP
     >>> cfg.model.num_steps, cfg.train.batch_size             # doctest: +SKIP
     (4, 32)
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
-from data_pipeline.config import DataConfig
-from data_pipeline.typed_config import ConfigError, from_dict, read_yaml, to_dict
+from data_pipeline.config import DataConfig, resolve_data_dir
+from data_pipeline.resources import resolve_config
+from data_pipeline.typed_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
 from moglow.model_config import ModelConfig
 
 
@@ -162,14 +163,18 @@ def check_plain_name(name: str, what: str = "name") -> str:
     return name
 
 
-def load_experiment(path: str | Path) -> ExperimentConfig:
-    """Read and validate an experiment YAML file (errors name the file and the key).
+def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read and validate an experiment config: a YAML path or a built-in name (``tiny_cpu``).
 
     The file must name each of its sections (``data:``, ``model:``, ``train:``): an empty file or
     a forgotten ``model:`` would otherwise train the 73M-parameter paper model for 160k steps
     without a word. ``model: {}`` asks for all defaults deliberately.
+
+    ``overrides``: ``"section.key=value"`` strings (``moglow train --set``) applied on top of the
+    file, checked like the file's own keys. A relative ``data.data_dir`` in the file is taken
+    from the file's folder. Errors name the file and the key.
     """
-    path = Path(path)
+    path = resolve_config(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
@@ -180,10 +185,12 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: no {', '.join(m + ':' for m in missing)} section; a config names every section "
                           f"({', '.join(s + ':' for s in SECTIONS)}); write e.g. '{missing[0]}: {{}}' for all "
                           f"defaults")
+    resolve_data_dir(data.get("data"), path.parent)
+    data = apply_overrides(data, overrides)
     try:
         return from_dict(ExperimentConfig, data)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        raise ConfigError(f"{path}{' with --set ' + ' '.join(overrides) if overrides else ''}: {e}") from None
 
 
 def experiment_from_dict(d: dict) -> ExperimentConfig:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_moglow_toy_writes_plot_and_json(tmp_path, capsys):
-    rc = main(["toy", "--dataset", "8gaussians", "--model", "shared", "--activation", "paaf", "--steps", "2",
+    rc = main(["toy", "--dataset", "8gaussians", "--model", "shared", "--activation", "paaf", "--flow-steps", "2",
                "--train-steps", "20", "--out", str(tmp_path), "--no-progress", "--test-size", "2000", "--grid", "80"])
     assert rc == 0
     res = json.loads((tmp_path / "result.json").read_text())

@@ -28,8 +28,7 @@ from typing import Any, Callable
 
 HELP = "run the whole pipeline on built-in procedural data: generate, prepare, train, sample, render, review"
 
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-DEFAULT_CONFIG = REPO_CONFIGS / "tiny_cpu.yaml"
+DEFAULT_CONFIG = "tiny_cpu"  # a built-in config (data_pipeline.resources), or a YAML path
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="folder for everything the demo makes")
     parser.add_argument("--fast", action="store_true",
                         help="tiny data, model, training and clips: the whole story in about a minute (for tests)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="experiment YAML to train (its data section is pointed at the procedural takes)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, metavar="NAME|YAML",
+                        help="experiment config to train, a built-in name or a YAML path (its data section is "
+                             "pointed at the procedural takes)")
     parser.add_argument("--steps", type=int, default=None, help="training steps; None: the config's "
                         f"(--fast: {FAST.steps})")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu", help="training/sampling device")
@@ -107,7 +107,7 @@ def _set_override(cfg: Any, dotted: str, value: Any) -> None:
     setattr(obj, key, value)
 
 
-def demo_config(config: Path, data_dir: Path, plan: DemoPlan, steps: int | None):
+def demo_config(config: str | Path, data_dir: Path, plan: DemoPlan, steps: int | None):
     """The experiment config the demo trains: ``config`` on the procedural takes, with the plan's overrides."""
     from moglow.config import load_experiment
 
@@ -326,7 +326,7 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def run_demo(out: Path, plan: DemoPlan = NORMAL, config: Path = DEFAULT_CONFIG, steps: int | None = None,
+def run_demo(out: Path, plan: DemoPlan = NORMAL, config: str | Path = DEFAULT_CONFIG, steps: int | None = None,
              device: str = "cpu", force: bool = False, progress: bool = True, threads: int | None = 1) -> DemoResult:
     """Run every stage into ``out`` (see the module docstring); returns where everything is.
 
@@ -343,7 +343,7 @@ def run_demo(out: Path, plan: DemoPlan = NORMAL, config: Path = DEFAULT_CONFIG, 
         torch.set_num_threads(previous)
 
 
-def _run_stages(out: Path, plan: DemoPlan, config: Path, steps: int | None, device: str, force: bool,
+def _run_stages(out: Path, plan: DemoPlan, config: str | Path, steps: int | None, device: str, force: bool,
                 progress: bool, threads: int | None) -> DemoResult:
     from moglow.review import write_review
     from moglow.train import resolve_device

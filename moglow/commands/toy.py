@@ -2,9 +2,12 @@
 
 Examples::
 
-    moglow toy --dataset moons --model glow --steps 2 --augment 2 --train-steps 3000
+    moglow toy --dataset moons --model glow --flow-steps 2 --augment 2 --steps 3000
     moglow toy --dataset 8gaussians --model shared --activation paaf --paaf-init data
-    moglow toy --dataset moons --model glow --steps 2 --gbnf 4
+    moglow toy --dataset moons --model glow --flow-steps 2 --gbnf 4
+
+``--steps`` is optimiser steps, as in ``moglow train`` and ``moglow images train``; the flow's
+depth K is ``--flow-steps``.
 """
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ HELP = "train a toy 2-D flow (Glow/RealNVP, shared-weight INN, PAAF, augmentatio
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", choices=["moons", "8gaussians"], default="moons")
+    from moglow.commands.common import add_progress
+
+    p.add_argument("--dataset", choices=["moons", "8gaussians"], default="moons", help="2-D target distribution")
     p.add_argument("--noise", type=float, default=0.1, help="make_moons noise std (raw scale)")
     p.add_argument("--model", choices=["glow", "realnvp", "shared"], default="glow", help="flow family")
-    p.add_argument("--steps", type=int, default=4, help="K: flow steps (couplings for realnvp)")
+    p.add_argument("--flow-steps", type=int, default=4, metavar="K", help="K: flow steps (couplings for realnvp)")
     p.add_argument("--hidden", type=int, default=64, help="coupling MLP width")
     p.add_argument("--layers", type=int, default=2, help="coupling MLP hidden layers")
     p.add_argument("--activation", choices=["leaky", "paaf"], default="leaky", help="shared INN activation")
@@ -29,15 +34,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", type=int, default=0, help="k extra Gaussian noise dimensions")
     p.add_argument("--noise-std", type=float, default=1.0, help="std of the augmented noise")
     p.add_argument("--gbnf", type=int, default=0, help="C > 0: a GBNF mixture of C such flows")
-    p.add_argument("--train-steps", type=int, default=2000, help="optimiser steps (GBNF: total over components)")
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--steps", "--train-steps", dest="train_steps", type=int, default=2000,
+                   help="optimiser steps (GBNF: total over components)")
+    p.add_argument("--batch-size", type=int, default=512, help="points per optimiser step")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, initialisation and batches")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
     p.add_argument("--test-size", type=int, default=10_000, help="points in the fixed held-out test set")
     p.add_argument("--grid", type=int, default=150, help="resolution of the density plot grid")
     p.add_argument("--out", default="outputs/toy/cli", help="output folder")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"moglow toy: error: {e}", file=sys.stderr)
         return 1
     torch.set_num_threads(args.threads)
-    cfg = ToyModelConfig(family=args.model, num_steps=args.steps, hidden=args.hidden, num_layers=args.layers,
+    cfg = ToyModelConfig(family=args.model, num_steps=args.flow_steps, hidden=args.hidden, num_layers=args.layers,
                          activation=args.activation, num_breakpoints=args.breakpoints, paaf_init=args.paaf_init,
                          step_norm=args.step_norm, input_norm=not args.no_input_norm, augment=args.augment,
                          noise_std=args.noise_std, components=args.gbnf)

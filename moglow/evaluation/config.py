@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_pipeline.resources import resolve_config
 from data_pipeline.typed_config import load_yaml
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "evaluation.yaml"
+DEFAULT_CONFIG = "evaluation"  # the built-in configs/evaluation.yaml (data_pipeline.resources)
 
 
 @dataclass
@@ -78,7 +79,7 @@ class EvaluationConfig:
         nll_window: target frames per NLL window (non-overlapping, as the trainer's
             validation); None: the checkpoint's ``train.seq_len``; 0: whole takes.
         bone_min_length: bones shorter than this (metres) get no length CV.
-        pattern: glob of the held-out files inside the data folder.
+        pattern: glob of the held-out files inside the data folder, or a list of globs.
         max_files: at most this many files (sorted by name; None: all).
         feet: foot contact settings. frechet: distribution distance settings.
     """
@@ -90,7 +91,7 @@ class EvaluationConfig:
     max_seconds: float | None = None
     nll_window: int | None = None
     bone_min_length: float = 0.01
-    pattern: str = "*.bvh"
+    pattern: str | list[str] = "*.bvh"
     max_files: int | None = None
     feet: FeetConfig = field(default_factory=FeetConfig)
     frechet: FrechetConfig = field(default_factory=FrechetConfig)
@@ -111,7 +112,7 @@ class EvaluationConfig:
 
 def load_evaluation_config(path: str | Path | None = None) -> EvaluationConfig:
     """Read an evaluation YAML (default: ``configs/evaluation.yaml``); errors name the key."""
-    return load_yaml(EvaluationConfig, path or DEFAULT_CONFIG)
+    return load_yaml(EvaluationConfig, resolve_config(path or DEFAULT_CONFIG))
 
 
 __all__ = ["EvaluationConfig", "FeetConfig", "FrechetConfig", "load_evaluation_config", "DEFAULT_CONFIG"]

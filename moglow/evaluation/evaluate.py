@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -136,14 +137,17 @@ class JointRoles:
 
 
 # ============================================================================ held-out data
-def list_files(data_dir: str | Path, pattern: str = "*.bvh", max_files: int | None = None,
+def list_files(data_dir: str | Path, pattern: str | Sequence[str] = "*.bvh", max_files: int | None = None,
                only: Sequence[Path] | None = None) -> list[Path]:
-    """Files matching ``pattern`` in ``data_dir`` (``**`` recurses), sorted, at most ``max_files``;
-    with ``only``, just those of them that are in ``only`` (e.g. :func:`split_files`)."""
+    """Files matching ``pattern`` (one glob or several; how many each matched is printed) in
+    ``data_dir`` (``**`` recurses), sorted, at most ``max_files``; with ``only``, just those of
+    them that are in ``only`` (e.g. :func:`split_files`)."""
+    from data_pipeline.file_patterns import match_files
+
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"held-out data folder not found: {root}")
-    files = sorted(p for p in root.glob(pattern) if p.is_file())
+    files = match_files(root, pattern, log=lambda m: print(m, file=sys.stderr))
     if only is not None:
         keep = {Path(f).resolve() for f in only}
         files = [f for f in files if f.resolve() in keep]
