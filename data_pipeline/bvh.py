@@ -753,8 +753,8 @@ def read_bvh_folder(folder: str | Path, pattern: str = "*.bvh", skip_bad: bool =
     if not paths:
         raise FileNotFoundError(f"no files matching {pattern!r} in {folder}")
     if progress:
-        from tqdm import tqdm
-        paths_iter = tqdm(paths, desc=f"reading {folder.name}", unit="file")
+        from .progress import progress_bar
+        paths_iter = progress_bar(paths, desc=f"reading {folder.name}", unit="file")
     else:
         paths_iter = paths
     motions = []

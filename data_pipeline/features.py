@@ -237,7 +237,7 @@ def _rotation_layout(skeleton: Skeleton, root_name: str) -> _RotationLayout:
 # ============================================================================ definition
 def feature_definition(skeleton: Skeleton, profile: SkeletonProfile | str, cfg: DataConfig) -> FeatureDefinition:
     """The feature layout for motions on ``skeleton`` (raises if the profile does not fit it)."""
-    profile = load_profile(profile)
+    profile = load_profile(profile).bind(skeleton)
     profile.validate_skeleton(skeleton)
     common = dict(fps=float(cfg.fps), profile=profile.name, unit_scale=float(profile.unit_scale),
                   root=profile.root, joints=profile.model_joints, file_joints=profile.file_joints,
@@ -277,7 +277,7 @@ def extract_features(motion: Motion, profile: SkeletonProfile | str, cfg: DataCo
     Returns:
         a :class:`FeatureSequence` (layout: :func:`feature_definition`).
     """
-    profile = load_profile(profile)
+    profile = load_profile(profile).bind(motion.skeleton)
     profile.validate_skeleton(motion.skeleton, motion.source)
     if mirror:
         from .mirror import mirror_motion
@@ -546,6 +546,6 @@ def sequence_to_motion(seq: FeatureSequence, feature_def: FeatureDefinition) -> 
 def model_joint_positions(motion: Motion, profile: SkeletonProfile | str) -> np.ndarray:
     """(F, Jm, 3) world positions of the profile's model joints in metres, at the motion's own rate."""
     from .kinematics import forward_kinematics
-    profile = load_profile(profile)
+    profile = load_profile(profile).bind(motion.skeleton)
     world, _ = forward_kinematics(motion)
     return world[:, [motion.skeleton.index(f) for f in profile.file_joints]] * profile.unit_scale

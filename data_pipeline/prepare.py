@@ -188,8 +188,8 @@ def _error_text(err: tuple) -> str:
 def _run_tasks(tasks: list, workers: int, progress: bool) -> list[_FileResult]:
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), desc="preparing", unit="file")
+        from .progress import progress_bar
+        bar = progress_bar(total=len(tasks), desc="preparing", unit="file")
     results: list[_FileResult] = []
     try:
         if workers <= 1 or len(tasks) < 4:
@@ -244,7 +244,7 @@ def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str |
 
     manifest_path = out_dir / MANIFEST
     if out_dir.exists():
-        old = _read_manifest(manifest_path) if manifest_path.exists() else None
+        old = _read_manifest(manifest_path) if is_prepared_dir(out_dir) else None
         if old is None and any(out_dir.iterdir()):
             raise PrepareError(f"{out_dir} exists and is not a prepared dataset (no readable {MANIFEST}); "
                                "refusing to overwrite it; choose another --out")
@@ -403,6 +403,13 @@ def write_npz_parts(path: Path, arrays: dict[str, list[np.ndarray]], block_bytes
 
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=1))
+
+
+def is_prepared_dir(path: str | Path) -> bool:
+    """True if ``path`` holds a prepared dataset (its manifest has this module's keys; another
+    tool's ``manifest.json``, e.g. ``moglow generate-data``'s, does not count)."""
+    m = _read_manifest(Path(path) / MANIFEST)
+    return m is not None and "data_hash" in m and "format_version" in m
 
 
 def _read_manifest(path: Path) -> dict | None:

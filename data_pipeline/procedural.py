@@ -182,7 +182,7 @@ def generate_dataset(out_dir: str | Path, num_takes: int = 40, seconds: float = 
     ``...path.json``; kinds cycle through ``kinds`` and styles through :data:`STYLES`, so the
     labels are balanced. A ``manifest.json`` records the settings. Returns the BVH paths.
     """
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     from .bvh import write_bvh
 
@@ -190,7 +190,7 @@ def generate_dataset(out_dir: str | Path, num_takes: int = 40, seconds: float = 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     stems = take_stems(num_takes, kinds)
-    for i in tqdm(range(num_takes), desc="generating takes", unit="take", disable=not progress):
+    for i in progress_bar(range(num_takes), desc="generating takes", unit="take", disable=not progress):
         kind, style = kinds[i % len(kinds)], STYLES[i % len(STYLES)]
         motion, known = generate_take(take_seed(seed, i), seconds, fps, kind, style)
         stem = stems[i]

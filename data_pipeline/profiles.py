@@ -16,6 +16,7 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +63,14 @@ class SkeletonProfile:
             axes that change sign when that joint's frame is mirrored. Joints left out are
             inferred from the skeleton's offsets and the motion (see
             :func:`data_pipeline.mirror.infer_mirror_reflections`).
+        aliases: optional, file joint name -> other names the same joint has in other conversions
+            of the same data (e.g. CMU's ``LeftUpLeg`` is ``LeftHip`` in one conversion, ``LFingers``
+            is ``LeftHandIndex1`` in another). A skeleton that uses an alias is read as if it used the
+            name (:meth:`bind`); names also match case-insensitively.
         description: free text.
+
+    ``source_file`` (not a field, so not part of a data hash): the YAML file it was read from,
+    named in errors.
     """
 
     name: str
@@ -75,7 +83,9 @@ class SkeletonProfile:
     feet: list[str] = field(default_factory=list)
     style_pattern: str | None = None
     mirror_reflections: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
+    source_file = ""  # class attribute, set per instance by load_profile
 
     # ------------------------------------------------------------------ consistency
     def validate(self) -> None:
@@ -134,17 +144,50 @@ class SkeletonProfile:
         req += [(n, "mirror_reflections") for n in self.mirror_reflections]
         return req
 
+    def bind(self, skeleton: Skeleton) -> "SkeletonProfile":
+        """This profile with every joint name spelt as ``skeleton`` spells it: a name the skeleton
+        lacks is replaced by the first of its ``aliases`` (or a case-insensitive match) the skeleton
+        has; a mirror pair neither of whose joints (nor aliases) is in the skeleton is dropped.
+        Returns ``self`` when nothing changes; names still missing are left for
+        :meth:`validate_skeleton` to report."""
+        names = [n for n, e in zip(skeleton.names, skeleton.is_end_site) if not e]
+        present = set(names)
+        lower = {n.lower(): n for n in names}
+        rename: dict[str, str] = {}
+        for name, _ in self.required_joints():
+            if name in present or name in rename:
+                continue
+            for cand in [name, *self.aliases.get(name, [])]:
+                hit = cand if cand in present else lower.get(cand.lower())
+                if hit is not None:
+                    rename[name] = hit
+                    break
+        pairs = [(a, b) for a, b in self.mirror_pairs
+                 if (rename.get(a, a) in present) or (rename.get(b, b) in present)]
+        if not rename and len(pairs) == len(self.mirror_pairs):
+            return self
+        r = lambda n: rename.get(n, n)  # noqa: E731
+        bound = dataclasses.replace(
+            self, root=r(self.root), joints={m: r(f) for m, f in self.joints.items()},
+            mirror_pairs=[(r(a), r(b)) for a, b in pairs], hips=(r(self.hips[0]), r(self.hips[1])),
+            shoulders=(r(self.shoulders[0]), r(self.shoulders[1])), feet=[r(f) for f in self.feet],
+            mirror_reflections={r(k): v for k, v in self.mirror_reflections.items()})
+        bound.source_file = self.source_file
+        return bound
+
     def validate_skeleton(self, skeleton: Skeleton, source: str | None = None) -> None:
         """Raise :class:`ProfileError` naming the first joint the profile uses that the skeleton
         lacks (or that is an End Site), or a mirror pair whose parents are not mirror images."""
         where = f" ({source})" if source else ""
         names = set(skeleton.names)
+        of = f" ({self.source_file})" if self.source_file else ""
         for name, use in self.required_joints():
             if name not in names:
                 close = [n for n in skeleton.names if n.lower() == name.lower()]
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ProfileError(
-                    f"profile {self.name!r}: joint {name!r} (in {use}) is not in the skeleton{where}{hint}. "
+                    f"profile {self.name!r}{of}: joint {name!r} (in {use}) is not in the skeleton{where}{hint}"
+                    f"{'' if name not in self.aliases else ' (nor its aliases ' + ', '.join(self.aliases[name]) + ')'}. "
                     f"Skeleton joints: {', '.join(n for n, e in zip(skeleton.names, skeleton.is_end_site) if not e)}")
             if skeleton.is_end_site[skeleton.index(name)]:
                 raise ProfileError(f"profile {self.name!r}: {name!r} (in {use}) is an End Site{where}; "
@@ -215,7 +258,10 @@ def load_profile(name_or_path: str | Path | SkeletonProfile) -> SkeletonProfile:
     """
     if isinstance(name_or_path, SkeletonProfile):
         return name_or_path
-    return load_yaml(SkeletonProfile, resolve_config(name_or_path, kind="profile"))
+    path = resolve_config(name_or_path, kind="profile")
+    profile = load_yaml(SkeletonProfile, path)
+    profile.source_file = str(path)
+    return profile
 
 
 def __getattr__(name: str):

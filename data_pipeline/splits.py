@@ -154,6 +154,13 @@ def split_files(files: Sequence[str], cfg: SplitConfig,
             assigned[members[i]] = "test" if rank < nt else "val" if rank < nt + nv else "train"
 
     out = {s: sorted(n for n in names if assigned[n] == s) for s in SPLITS}
+    if cfg.val_fraction > 0 and not out["val"] and len(out["train"]) >= 2:
+        # a fraction of a few files rounds to zero: no validation curve and no best.pt. Keep one.
+        moved = out["train"][int(rng.integers(len(out["train"])))]
+        out["train"].remove(moved)
+        out["val"] = [moved]
+        warnings.warn(f"val_fraction {cfg.val_fraction:g} of {len(rest)} file(s) rounds to no validation file; "
+                      f"holding out {moved!r} for validation (set split.val_files to choose it)", stacklevel=2)
     if names and not out["train"]:
         raise ValueError(f"the split settings leave no training files (of {len(names)}); "
                          "lower val/test fractions or hold out fewer files/styles")

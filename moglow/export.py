@@ -206,8 +206,8 @@ def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path,
         error = np.zeros(positions.shape[:-1])
         items = range(samples.num)
         if progress:
-            from tqdm import tqdm
-            items = tqdm(items, desc="writing BVH", unit="file")
+            from data_pipeline.progress import progress_bar
+            items = progress_bar(items, desc="writing BVH", unit="file")
         for i in items:
             file = out / f"{names[i]}.bvh"
             write_bvh(motions[i], file, precision=precision)

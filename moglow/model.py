@@ -289,7 +289,7 @@ class MoGlow(nn.Module):
             style: ``(B,)`` style indices or None.
             temperature: latent scale (0: the mode of each step's latent).
             generator: RNG for the latents.
-            progress: show a tqdm bar.
+            progress: show a progress bar (one line when stderr is not a terminal).
 
         Returns:
             ``(B, T, D)`` generated (normalised) poses.
@@ -304,8 +304,8 @@ class MoGlow(nn.Module):
         state = None
         frames = range(T)
         if progress:
-            from tqdm import tqdm
-            frames = tqdm(frames, desc="sampling", unit="frame")
+            from data_pipeline.progress import progress_bar
+            frames = progress_bar(frames, desc="sampling", unit="frame")
         for t in frames:
             cond = self.condition(history[:, t: t + tau + 1], control[:, t: t + tau + 1 + la], None, style)
             x, state = self.sample_stateful(cond, state, temperature, generator)

@@ -61,7 +61,8 @@ from data_pipeline.features import control_from_trajectory, integrate_control
 from data_pipeline.heading import smooth_heading
 
 __all__ = ["Trajectory", "PathSpec", "parse_path_spec", "make_path", "built_in_paths", "facing_from_travel",
-           "heading_from_facing", "PathError"]
+           "heading_from_facing", "PathError", "line", "circle", "figure8", "stop_and_go", "random_path",
+           "waypoints", "velocities"]
 
 #: below this speed (m/s) the direction of travel is undefined and the last one is kept
 STAND_SPEED = 0.05
@@ -136,6 +137,7 @@ class PathSpec:
     target: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    table: dict[str, np.ndarray] | None = None  # columns given in memory (waypoints(), velocities())
 
 
 # ============================================================================ heading
@@ -462,7 +464,7 @@ def _frame_count(num_frames: int | None, duration: float, fps: float) -> int:
 
 def _file_path(spec: PathSpec, num_frames: int | None, cfg: DataConfig) -> Trajectory:
     path = Path(spec.target or "")
-    cols = _read_table(path)
+    cols = dict(spec.table) if spec.table is not None else _read_table(path)
     params = _convert_params(spec.params, {"speed": 1.2}, "file")
     speed = params.get("speed", 1.2)
     fps = float(cfg.fps)
@@ -529,7 +531,69 @@ def _file_path(spec: PathSpec, num_frames: int | None, cfg: DataConfig) -> Traje
         facing = np.stack([np.sin(h), np.cos(h)], -1)
     else:
         facing = facing_from_travel(xz, fps)
-    return _trajectory(xz, facing, cfg, spec.text or str(path), source=str(path))
+    return _trajectory(xz, facing, cfg, spec.text or str(path), source=None if spec.table is not None else str(path))
+
+
+# ============================================================================ paths from Python
+def _builtin_spec(kind: str, **params: Any) -> PathSpec:
+    """A built-in path with parameters checked now (unknown names and bad values raise here)."""
+    text_params = {k.replace("-", "_"): str(v) for k, v in params.items()}
+    _convert_params(text_params, _defaults(_BUILT_INS[kind][0]), kind)
+    text = kind + (":" + ",".join(f"{k}={v}" for k, v in text_params.items()) if text_params else "")
+    return PathSpec(kind, None, text_params, text)
+
+
+def line(speed: float = 1.2, heading: float = 0.0) -> PathSpec:
+    """Straight ahead at ``speed`` m/s, facing ``heading`` degrees (0: +Z)."""
+    return _builtin_spec("line", speed=speed, heading=heading)
+
+
+def circle(radius: float = 3.0, speed: float = 1.2, turn: str = "left") -> PathSpec:
+    """A circle of ``radius`` metres at ``speed`` m/s, turning ``"left"`` or ``"right"``."""
+    return _builtin_spec("circle", radius=radius, speed=speed, turn=turn)
+
+
+def figure8(size: float = 4.0, speed: float = 1.0) -> PathSpec:
+    """A figure eight ``size`` metres long at ``speed`` m/s."""
+    return _builtin_spec("figure8", size=size, speed=speed)
+
+
+def stop_and_go(speed: float = 1.2, period: float = 4.0, duty: float = 0.5, ramp: float = 0.5) -> PathSpec:
+    """Walk and stop in turn: ``period`` seconds per cycle, walking a ``duty`` share of it."""
+    return _builtin_spec("stop-and-go", speed=speed, period=period, duty=duty, ramp=ramp)
+
+
+def random_path(seed: int = 0, speed: float = 1.2, turn: float = 45.0, smooth: float = 1.5) -> PathSpec:
+    """Smooth random turns (``turn``: std in deg/s, ``smooth``: seconds)."""
+    return _builtin_spec("random", seed=seed, speed=speed, turn=turn, smooth=smooth)
+
+
+def waypoints(xz: Any, times: Any = None, heading: Any = None, speed: float = 1.2) -> PathSpec:
+    """A path through waypoints ``xz`` (K, 2) metres: at ``times`` (K,) seconds (cubic spline), or
+    walked at ``speed`` m/s without times; ``heading`` (K,) degrees, default: direction of travel."""
+    xz = np.asarray(xz, dtype=np.float64)
+    if xz.ndim != 2 or xz.shape[1] != 2 or len(xz) < 2:
+        raise PathError(f"waypoints must be (K, 2) with K >= 2; got {xz.shape}")
+    return _table_spec({"x": xz[:, 0], "z": xz[:, 1]}, times, heading, {"speed": str(speed)}, "waypoints")
+
+
+def velocities(v: Any, times: Any = None, heading: Any = None) -> PathSpec:
+    """A path from velocities ``v`` (K, 2) m/s: at ``times`` (K,) seconds, else one row per model frame."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 2 or len(v) < 1:
+        raise PathError(f"velocities must be (K, 2); got {v.shape}")
+    return _table_spec({"vx": v[:, 0], "vz": v[:, 1]}, times, heading, {}, "velocities")
+
+
+def _table_spec(cols: dict, times: Any, heading: Any, params: dict, name: str) -> PathSpec:
+    n = len(next(iter(cols.values())))
+    for key, extra in (("t", times), ("heading", heading)):
+        if extra is not None:
+            extra = np.asarray(extra, dtype=np.float64).reshape(-1)
+            if len(extra) != n:
+                raise PathError(f"{name}: {key} has {len(extra)} values for {n} rows")
+            cols[key] = extra
+    return PathSpec("file", f"<{name}>", params, f"{name}({n} rows)", table=cols)
 
 
 # ============================================================================ BVH takes

@@ -220,8 +220,8 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
     control = control.to(device, torch.float32)
     frames = range(T)
     if progress:
-        from tqdm import tqdm
-        frames = tqdm(frames, desc="sampling", unit="frame")
+        from data_pipeline.progress import progress_bar
+        frames = progress_bar(frames, desc="sampling", unit="frame")
     poses = []
     with torch.inference_mode():
         for t in frames:

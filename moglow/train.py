@@ -194,7 +194,7 @@ class Trainer:
         run_dir: folder for checkpoints and logs (created).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch.device; None: ``cfg.train.device``.
         dist: this process's place in a DDP job (default: a single process).
-        progress: show a tqdm bar (main process only).
+        progress: show a progress bar (one line when stderr is not a terminal) (main process only).
         verbose: without a bar, print one line per log row (main process only).
     """
 
@@ -517,10 +517,10 @@ class Trainer:
             self.save("latest.pt")  # the first rollback target
         self.loss_module = self._wrap()
 
-        from tqdm.auto import tqdm
+        from data_pipeline.progress import progress_bar
 
-        bar = tqdm(total=tc.steps, initial=self.step, unit="step", dynamic_ncols=True, disable=not self.progress,
-                   desc=self.cfg.name, file=sys.stderr)
+        bar = progress_bar(total=tc.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                           disable=not self.progress, desc=self.cfg.name, file=sys.stderr)
         save_pending = False
         try:
             while self.step < tc.steps:

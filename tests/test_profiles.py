@@ -1,6 +1,8 @@
 """Skeleton profiles and the data config: loading, validation, clear errors."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import yaml
@@ -49,17 +51,17 @@ def test_missing_joint_is_named():
 def test_end_site_and_bad_pairs_are_errors():
     skel = procedural_skeleton()
     prof = load_profile("procedural")
-    bad = SkeletonProfile(**{**prof.__dict__, "feet": ["Toes_L_End"]})
+    bad = dataclasses.replace(prof, feet=["Toes_L_End"])
     with pytest.raises(ProfileError, match="'Toes_L_End' .* is an End Site"):
         bad.validate_skeleton(skel)
     swapped = [("LowerArm_L", "LowerLeg_R"), ("LowerLeg_L", "LowerArm_R")]
     pairs = [p for p in prof.mirror_pairs if p[0] not in ("LowerArm_L", "LowerLeg_L")] + swapped
-    bad = SkeletonProfile(**{**prof.__dict__, "mirror_pairs": pairs})
+    bad = dataclasses.replace(prof, mirror_pairs=pairs)
     with pytest.raises(ProfileError, match="not mirror partners"):
         bad.validate_skeleton(skel)
     swapped = [("Hand_L", "Foot_R"), ("Foot_L", "Hand_R")]
     pairs = [p for p in prof.mirror_pairs if p[0] not in ("Hand_L", "Foot_L")] + swapped
-    bad = SkeletonProfile(**{**prof.__dict__, "mirror_pairs": pairs})
+    bad = dataclasses.replace(prof, mirror_pairs=pairs)
     with pytest.raises(ProfileError, match="'Hand_L' has 1 End Site"):
         bad.validate_skeleton(skel)
 

@@ -145,7 +145,7 @@ def load_bvh_clip(path: str | Path, unit_scale: float | None = None, profile=Non
     if profile is not None:
         from data_pipeline.profiles import load_profile  # noqa: PLC0415
 
-        prof = load_profile(profile)
+        prof = load_profile(profile).bind(skeleton)
         root_name = prof.root
         if unit_scale is None:
             unit_scale = prof.unit_scale

@@ -135,13 +135,13 @@ def render_clip(tracks, out_path: str | Path, fps: float, width: int = 640, heig
         out_path: the .mp4 file to write.
         fps: frames per second; width, height: frame size in pixels (made even).
         options: :class:`~visualize.scene.SceneOptions`.
-        crf: x264 quality; progress: show a tqdm bar; overlapped: encode in parallel.
+        crf: x264 quality; progress: show a progress bar (one line when stderr is not a terminal); overlapped: encode in parallel.
         fast_readback: see :class:`ClipRenderer`.
 
     Returns:
         :class:`RenderReport`.
     """
-    from tqdm import tqdm  # noqa: PLC0415
+    from data_pipeline.progress import progress_bar  # noqa: PLC0415
 
     from .video import VideoWriter  # noqa: PLC0415
 
@@ -149,7 +149,7 @@ def render_clip(tracks, out_path: str | Path, fps: float, width: int = 640, heig
     start = time.perf_counter()
     with ClipRenderer(tracks, fps, width, height, options, gl_platform, fast_readback) as renderer, \
             VideoWriter(out_path, width, height, fps, crf=crf, overlapped=overlapped) as writer:
-        for f in tqdm(range(len(renderer)), desc=f"render {Path(out_path).name}", unit="frame",
+        for f in progress_bar(range(len(renderer)), desc=f"render {Path(out_path).name}", unit="frame",
                       disable=not progress, leave=False):
             writer.write(renderer.render(f))
     seconds = time.perf_counter() - start

@@ -80,14 +80,14 @@ class FIDLeNet:
     def train_on(cls, images: Tensor, labels: Tensor, levels: int, epochs: int = 5, batch_size: int = 64,
                  lr: float = 1e-3, seed: int = 0, feature_dim: int = 64, progress: bool = False) -> "FIDLeNet":
         """Train a LeNet classifier on integer ``images (N, C, H, W)`` with ``labels (N,)``."""
-        from tqdm import tqdm
+        from data_pipeline.progress import progress_bar
 
         torch.manual_seed(seed)
         g = torch.Generator().manual_seed(seed)
         net = LeNet(images.shape[1], int(labels.max()) + 1, feature_dim)
         opt = torch.optim.Adam(net.parameters(), lr)
         u = to_unit(images, levels)
-        for _ in tqdm(range(epochs), disable=not progress, desc="FID-LeNet classifier"):
+        for _ in progress_bar(range(epochs), disable=not progress, desc="FID-LeNet classifier"):
             perm = torch.randperm(len(u), generator=g)
             for i in range(0, len(u), batch_size):
                 idx = perm[i: i + batch_size]

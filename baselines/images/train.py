@@ -105,12 +105,12 @@ def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cf
             continuous scaled images ``u`` (a teacher's samples; no dequantisation then).
         cfg: :class:`TrainConfig`.
         checkpoint: file to save to and resume from (None: no checkpoints).
-        progress: show a tqdm bar.
+        progress: show a progress bar (one line when stderr is not a terminal).
         on_eval: called with each history entry.
         max_seconds: training-time budget (seconds of optimiser steps, summed over resumed
             calls, evaluations excluded): stop (after saving) once it is spent.
     """
-    from tqdm import tqdm
+    from data_pipeline.progress import progress_bar
 
     g = torch.Generator().manual_seed(cfg.seed)
     disc = (Discriminator(model.cfg.shape, cfg.disc_width, cfg.disc_spectral_norm) if cfg.paradigm != "nll"
@@ -167,7 +167,7 @@ def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cf
                 d_opt.step()
         evaluate(float("nan") if disc is None or not cfg.disc_warmup else d_loss.item(), float("nan"))
     model.train()
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=f"images {cfg.paradigm}")
+    bar = progress_bar(total=cfg.steps, initial=step, disable=not progress, desc=f"images {cfg.paradigm}")
     d_loss_v = g_loss_v = float("nan")
     while step < cfg.steps and elapsed < max_seconds:
         t0 = time.time()

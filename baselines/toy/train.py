@@ -65,14 +65,14 @@ def fit(params: Iterable[nn.Parameter], loss_fn: Callable[[Tensor], Tensor], bat
 
     A non-finite loss stops training with a ``FloatingPointError`` naming the step.
     """
-    from tqdm.auto import tqdm
+    from data_pipeline.progress import progress_bar
 
     params = [p for p in params if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, steps, min(cfg.warmup, steps // 4), cfg.final_lr_ratio))
     losses: list[float] = []
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=1.0)
+    bar = progress_bar(range(steps), desc=desc, disable=not progress, leave=False, mininterval=1.0)
     for step in bar:
         loss = loss_fn(batch_fn(step))
         if not torch.isfinite(loss):

@@ -12,34 +12,69 @@ from pathlib import Path
 
 HELP = "train a MoGlow model from a config file (prepares raw BVH data on the way)"
 
+DEFAULT_CONFIG = "tiny_cpu"  # trained when neither --config nor --resume is given
 DEFAULT_CACHE = Path(os.environ.get("MOGLOW_CACHE", Path.home() / ".cache" / "moglow")) / "prepared"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="experiment YAML (e.g. configs/tiny_cpu.yaml); "
-                        "optional with --resume (the checkpoint's config is used)")
-    parser.add_argument("--data", type=Path, help="prepared-data folder, or a folder of raw BVH files to "
-                        "prepare first; None: data.data_dir of the config")
-    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in this folder exactly "
-                        "where its latest.pt left off")
-    parser.add_argument("--out", type=Path, metavar="RUN_DIR", help="run folder; None: runs/<name>-<time>, "
-                        "or the --resume folder")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
-    parser.add_argument("--steps", type=int, help="override train.steps (the total, counting resumed steps)")
+    from moglow.commands.common import add_config, add_device, add_progress
+
+    add_config(parser, what="experiment config (default: tiny_cpu; with --resume: the run's own, --set still applies)")
+    parser.add_argument("--data", type=Path, help="a folder of BVH takes (prepared into --cache first) or a "
+                        "prepared-data folder (moglow prepare); default: the config's data.data_dir")
+    parser.add_argument("--resume", type=Path, metavar="RUN|FILE.pt", help="continue this run exactly where its "
+                        "latest.pt (or the given checkpoint) left off; --config is then optional")
+    parser.add_argument("--out", type=Path, metavar="RUN", help="run folder (default: runs/<name>-<time>, or the "
+                        "--resume folder)")
+    parser.add_argument("--steps", type=int, help="training steps in total, counting resumed steps (same as "
+                        "--set train.steps=N)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where raw data is prepared "
                         "(env MOGLOW_CACHE)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is often "
-                        "fastest for small models on a busy machine)")
     parser.add_argument("--force", action="store_true", help="train into an --out folder that already holds a run's "
                         "checkpoints (they are replaced); without it that is an error")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (one line per log row instead)")
+    add_device(parser)
+    parser.set_defaults(device=None)
+    add_progress(parser)
 
 
 def is_prepared(path: Path) -> bool:
-    """True if ``path`` is a prepared-data folder (``moglow prepare`` output)."""
-    from data_pipeline.prepare import MANIFEST
+    """True if ``path`` is a prepared-data folder (``moglow prepare`` output), not a folder of takes
+    that happens to hold another ``manifest.json`` (``moglow generate-data`` writes one)."""
+    from data_pipeline.prepare import is_prepared_dir
 
-    return (path / MANIFEST).is_file()
+    return is_prepared_dir(path)
+
+
+def fitting_profile(data_cfg, source: Path) -> str | None:
+    """The shipped profile to use for the takes in ``source`` when the config's does not fit them
+    (None: the config's fits, or none fits). Reads only the first take's hierarchy."""
+    from data_pipeline.bvh import BVHError, read_bvh_header
+    from data_pipeline.prepare import list_data_files
+    from data_pipeline.profiles import ProfileError, available_profiles, load_profile
+    from data_pipeline.typed_config import ConfigError
+
+    try:
+        first = source / list_data_files(source, data_cfg)[0]
+        skeleton = read_bvh_header(first)[0]
+    except (FileNotFoundError, BVHError, IndexError):
+        return None  # prepare reports it, with the file name
+
+    def fits(name: str) -> bool:
+        try:
+            p = load_profile(name)
+            p.bind(skeleton).validate_skeleton(skeleton, str(first))
+            return True
+        except (ProfileError, ConfigError):
+            return False
+
+    if fits(data_cfg.profile):
+        return None
+    others = [n for n in available_profiles() if n != data_cfg.profile and fits(n)]
+    if not others:
+        raise ConfigError(f"the skeleton of {first} fits neither the config's profile {data_cfg.profile!r} nor any "
+                          f"shipped profile; write one with `moglow profile draft {first}` and set "
+                          f"--set data.profile=PATH")
+    return others[0]
 
 
 def cache_key(data_cfg, data_dir: Path) -> str:
@@ -62,6 +97,11 @@ def prepared_folder(data_cfg, data: Path | None, cache: Path, progress: bool) ->
         raise FileNotFoundError(f"data folder not found: {source} (give --data or set data.data_dir)")
     if is_prepared(source):
         return source
+    other = fitting_profile(data_cfg, source)
+    if other is not None:
+        print(f"note: the takes in {source} do not fit profile {data_cfg.profile!r}; using the shipped profile "
+              f"{other!r}, which fits them (--set data.profile=NAME to choose)", file=sys.stderr)
+        data_cfg.profile = other
     out = cache / f"{source.resolve().name}-{cache_key(data_cfg, source)}"
     return prepare_dataset(data_cfg, source, out, skip_bad=data_cfg.skip_bad, progress=progress,
                            log=lambda m: print(m, file=sys.stderr))
@@ -95,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
     from data_pipeline.prepare import PreparedData
     from data_pipeline.typed_config import ConfigError
     from moglow import distributed as D
-    from moglow.checkpoint import CheckpointError, load_checkpoint
+    from moglow.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
     from moglow.cli_checks import UsageError, check_range, check_threads
+    from moglow.commands.common import apply_threads
     from moglow.config import experiment_from_dict, load_experiment
     from moglow.train import Trainer, TrainingDiverged, resolve_device
 
@@ -106,22 +147,24 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"moglow train: {e}", file=sys.stderr)
         return 2
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
 
     try:
         ckpt = None
         if args.resume is not None:
             ckpt = load_checkpoint(args.resume, map_location="cpu")
-            cfg = experiment_from_dict(ckpt["config"])
+            doc = ckpt["config"]
+            if args.overrides:
+                from data_pipeline.typed_config import apply_overrides
+
+                doc = apply_overrides(doc, args.overrides)
+            cfg = experiment_from_dict(doc)
             if args.config is not None:
                 print(f"--resume: using the config stored in {args.resume} (ignoring {args.config})", file=sys.stderr)
-        elif args.config is not None:
-            cfg = load_experiment(args.config)
         else:
-            print("moglow train: give --config (or --resume RUN_DIR)", file=sys.stderr)
-            return 2
+            if args.config is None:
+                print(f"moglow train: no --config: training the built-in {DEFAULT_CONFIG!r} config", file=sys.stderr)
+            cfg = load_experiment(args.config or DEFAULT_CONFIG, args.overrides)
     except (ConfigError, CheckpointError) as e:
         print(f"moglow train: {e}", file=sys.stderr)
         return 2
@@ -150,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 
         resume_from = None
         if args.resume is not None:
-            resume_from = args.resume / "latest.pt" if args.resume.is_dir() else args.resume
+            resume_from = resolve_checkpoint(args.resume, prefer="latest")
             old_csv = resume_from.parent / "losses.csv"
             if info.is_main and run_dir.resolve() != resume_from.parent.resolve() and old_csv.exists():
                 run_dir.mkdir(parents=True, exist_ok=True)

@@ -194,8 +194,8 @@ def load_heldout(files: Sequence[Path], pipeline: Pipeline, max_seconds: float |
     fdef = pipeline.feature_def
     it = files
     if progress:
-        from tqdm import tqdm
-        it = tqdm(files, desc="reading held-out files", unit="file")
+        from data_pipeline.progress import progress_bar
+        it = progress_bar(files, desc="reading held-out files", unit="file")
     for path in it:
         motion = read_bvh(path)
         try:
@@ -339,8 +339,8 @@ def generate_along_paths(model: torch.nn.Module, seqs: Sequence[FeatureSequence]
     out = [np.zeros((num_samples, tau + lengths[i], seqs[i].poses.shape[1]), np.float32) for i in range(len(seqs))]
     batches = range(0, len(jobs), batch_size)
     if progress:
-        from tqdm import tqdm
-        batches = tqdm(batches, desc=f"generating {len(jobs)} motions", unit="batch")
+        from data_pipeline.progress import progress_bar
+        batches = progress_bar(batches, desc=f"generating {len(jobs)} motions", unit="batch")
     for a in batches:
         group = jobs[a:a + batch_size]
         t_max = max(lengths[i] for i, _ in group)

@@ -1,0 +1,208 @@
+"""The Python API for notebooks and scripts: load a trained model, sample along a path, save.
+
+Built on the same functions as ``moglow sample`` (:func:`moglow.checkpoint.load_model`,
+:func:`moglow.sampling.sample_path`, :func:`moglow.paths.make_path`,
+:func:`moglow.export.export_samples`), so a clip drawn here is the clip the command draws for
+the same checkpoint, path, seed and temperature.
+
+Example (see the README's "Python API" section, run as a doctest in CI)::
+
+    >>> import moglow
+    >>> model = moglow.load("runs/my_run")                                   # doctest: +SKIP
+    >>> clip = model.sample(moglow.paths.circle(radius=2), seconds=4, num=2, seed=0)  # doctest: +SKIP
+    >>> clip.positions.shape        # (samples, frames, joints, xyz) in metres  # doctest: +SKIP
+    (2, 80, 21, 3)
+    >>> clip.to_bvh("out/")         # one BVH per sample, in the training files' unit  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = ["load", "Model", "Clip"]
+
+
+@dataclass
+class Clip:
+    """Generated motion: ``num`` samples along one path.
+
+    Attributes:
+        samples: the :class:`moglow.sampling.Samples` (pose features, control, start).
+        positions: (N, F, J, 3) float64 world positions of the model joints, metres, Y up.
+        parents: (J,) parent of each joint (-1: the root).
+        joint_names: the model's joint names.
+        fps: frames per second.
+        feature_def: the feature layout (with the training skeleton, for BVH export).
+    """
+
+    samples: Any
+    positions: np.ndarray
+    parents: np.ndarray
+    joint_names: list[str]
+    fps: float
+    feature_def: Any = field(repr=False, default=None)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def num(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions.shape[1])
+
+    @property
+    def root_paths(self) -> np.ndarray:
+        """(N, F, 2) root floor positions x, z in metres."""
+        return self.samples.root_paths()[0]
+
+    @property
+    def bvh_unit_scale(self) -> float:
+        """Metres per unit of the exported BVH: the training files' unit (0.01: centimetres)."""
+        return float(self.feature_def.unit_scale)
+
+    def to_bvh(self, out: str | Path, prefix: str = "sample") -> list[Path]:
+        """Write the samples as BVH on the training skeleton, in the training files' unit
+        (:attr:`bvh_unit_scale`; in Blender import with Scale = that number, e.g. 0.01 for cm).
+
+        ``out``: a folder (``{prefix}_000.bvh``, ..., ``samples.npz``, ``report.json``), or a
+        ``.bvh`` file name when there is one sample. Returns the BVH files.
+        """
+        from moglow.export import export_samples
+
+        out = Path(out)
+        if out.suffix.lower() == ".bvh":
+            if self.num != 1:
+                raise ValueError(f"{out}: a single .bvh file holds one sample; this clip has {self.num} "
+                                 "(give a folder)")
+            from data_pipeline.bvh import write_bvh
+            from moglow.export import samples_to_motions
+
+            s = self.samples
+            motion = samples_to_motions(s.poses, s.control, s.start, self.feature_def, self.positions, [out.stem])[0]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.tmp")
+            write_bvh(motion, tmp)
+            tmp.replace(out)
+            return [out]
+        info = {**self.info, "bvh_unit_scale": self.bvh_unit_scale}
+        report = export_samples(self.samples, self.feature_def, out, prefix=prefix, info=info)
+        return [out / e.bvh for e in report.samples if e.bvh]
+
+    def render(self, out: str | Path, width: Optional[int] = None, height: int = 480, layout: str = "side",
+               progress: bool = False, **options: Any) -> Path:
+        """Render the samples to an MP4 (side by side, or ``layout="overlay"``) with the path on the
+        floor; needs the ``render`` extra (``pip install 'moglow[render]'``). Returns the file."""
+        try:
+            from visualize.render import render_positions
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(f"rendering needs the render extra: pip install 'moglow[render]' ({e})") from e
+        paths = self.root_paths
+        report = render_positions(self.positions.astype(np.float32), self.parents, out, self.fps,
+                                  paths=paths, labels=[f"sample {i}" for i in range(self.num)], layout=layout,
+                                  width=width, height=height, progress=progress, **options)
+        return Path(report.path)
+
+
+class Model:
+    """A trained MoGlow/McMoGlow model ready to sample (:func:`load` makes one).
+
+    Attributes:
+        network: the :class:`moglow.model.MoGlow` torch module (eval mode).
+        checkpoint: the checkpoint dict (config, scalers, skeleton, start bank, ...).
+        meta: the :class:`moglow.sampling.SamplingMeta` (scalers, feature layout, styles).
+        source: the checkpoint file.
+    """
+
+    def __init__(self, network: Any, checkpoint: dict, source: str) -> None:
+        from moglow.sampling import SamplingMeta, optimise_for_sampling
+
+        self.network = optimise_for_sampling(network)
+        self.checkpoint = checkpoint
+        self.meta = SamplingMeta.from_checkpoint(checkpoint)
+        self.source = source
+
+    def __repr__(self) -> str:
+        params = sum(p.numel() for p in self.network.parameters())
+        return (f"moglow.Model({self.source!r}: {params:,} parameters, {self.fps:g} fps, tau {self.tau}, "
+                f"step {self.checkpoint.get('step')})")
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta.fps)
+
+    @property
+    def tau(self) -> int:
+        """Context frames the model conditions on."""
+        return int(self.network.tau)
+
+    @property
+    def styles(self) -> list[str]:
+        """Style names a ``style=`` may name (empty: a model without styles)."""
+        return list(self.meta.style_names or [])
+
+    def path(self, path: Any = "line", seconds: Optional[float] = 10.0):
+        """The :class:`moglow.paths.Trajectory` that :meth:`sample` follows for ``path`` (a spec string
+        such as ``"circle:radius=2"``, a :class:`moglow.paths.PathSpec` from ``moglow.paths.circle(...)``
+        or ``moglow.paths.waypoints(...)``, or a Trajectory), covering the context frames too."""
+        from moglow.paths import Trajectory, make_path, parse_path_spec
+
+        if isinstance(path, Trajectory):
+            return path
+        spec = parse_path_spec(path) if isinstance(path, str) else path
+        extra = self.network.tau + self.network.lookahead
+        own = spec.kind in ("file", "bvh") and seconds is None
+        frames = None if own else extra + int(round(float(seconds if seconds is not None else 10.0) * self.fps))
+        return make_path(spec, frames, self.meta.data_config, self.meta.profile)
+
+    def sample(self, path: Any = "line", seconds: Optional[float] = 10.0, num: int = 1, temperature: float = 1.0,
+               seed: Optional[int] = 0, style: str | int | None = None, start: str = "auto",
+               precision: str = "fp32", progress: bool = False) -> Clip:
+        """Draw ``num`` motions along ``path`` in one batch.
+
+        Args:
+            path: see :meth:`path`.
+            seconds: seconds to generate (None with a file/array/bvh path: its own length).
+            num: samples (independent latents, same path).
+            temperature: latent scale (0: the deterministic mean motion).
+            seed: seeds the latents (None: random).
+            style: a style name or id (models trained with styles; see :attr:`styles`).
+            start: context of paths without poses: ``"auto"``, ``"bank"`` (real training motion
+                matched to the path's speed) or ``"mean"`` (the mean pose).
+            precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` weights while sampling.
+            progress: progress bar over frames.
+        Returns:
+            a :class:`Clip` (``.positions`` (N, F, J, 3) metres, ``.to_bvh()``, ``.render()``).
+        """
+        from moglow.sampling import sample_path
+
+        if num < 1:
+            raise ValueError(f"num must be at least 1, got {num}")
+        if temperature < 0:
+            raise ValueError(f"temperature must not be negative, got {temperature}")
+        trajectory = self.path(path, seconds)
+        extra = self.network.tau + self.network.lookahead
+        if trajectory.num_frames <= extra:
+            raise ValueError(f"the path has {trajectory.num_frames} frames; the model needs more than "
+                             f"tau + lookahead = {extra}")
+        samples = sample_path(self.network, self.meta, trajectory, num=num, temperature=temperature, seed=seed,
+                              style=style, progress=progress, precision=precision, start=start)
+        fdef = self.meta.feature_def
+        info = {"checkpoint": self.source, "step": self.checkpoint.get("step"), "path": trajectory.name,
+                "num": num, "temperature": temperature, "seed": seed, "style": style, "fps": self.fps}
+        return Clip(samples, samples.world_positions(fdef), np.asarray(fdef.parents), list(fdef.joints), self.fps,
+                    fdef, info)
+
+
+def load(checkpoint: str | Path, device: str = "auto") -> Model:
+    """Load a trained model: ``checkpoint`` is a run folder (its ``best.pt``, else ``latest.pt``) or a
+    ``.pt`` file, resolved as ``--checkpoint`` is everywhere; ``device`` ``"auto"`` picks CUDA when present."""
+    from moglow.checkpoint import load_model, resolve_checkpoint
+    from moglow.train import resolve_device
+
+    path = resolve_checkpoint(checkpoint, prefer="best")
+    network, ckpt = load_model(path, map_location=resolve_device(device))
+    return Model(network, ckpt, str(path))
