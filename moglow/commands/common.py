@@ -51,7 +51,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows ``(default: X)`` only where there is a default worth saying (not None, False or [])."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, [], argparse.SUPPRESS) or "(default" in (action.help or ""):
+        d = action.default
+        if d is None or d is False or d is argparse.SUPPRESS or (isinstance(d, list) and not d) \
+                or "(default" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
 

@@ -84,12 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "pointed at the procedural takes)")
     parser.add_argument("--steps", type=int, default=None, help="training steps; None: the config's "
                         f"(--fast: {FAST.steps})")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu", help="training/sampling device")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch; 1 is fastest for this small model on a shared machine "
-                             "(more threads spin-wait for each other when the cores are busy)")
     parser.add_argument("--force", action="store_true", help="redo every stage even if up to date")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from moglow.commands.common import add_device, add_progress
+
+    add_device(parser)
+    add_progress(parser)
 
 
 # ============================================================================ helpers
@@ -255,7 +254,7 @@ def stage_sample(run_dir: Path, plan: DemoPlan, device: str, force: bool, progre
               f"(temperature {plan.temperature:g}, seed {plan.seed}) -> {folder}", flush=True)
         argv = ["sample", "--checkpoint", str(checkpoint), "--path", spec, "--seconds", f"{plan.sample_seconds:g}",
                 "--num", str(plan.num_samples), "--temperature", f"{plan.temperature:g}", "--seed", str(plan.seed),
-                "--out", str(folder), "--device", "cuda" if device == "cuda" else "cpu"]
+                "--out", str(folder), "--device", device]
         if threads:
             argv += ["--threads", str(threads)]
         if not progress:
@@ -386,7 +385,7 @@ def run(args: argparse.Namespace) -> int:
     from moglow.train import TrainingDiverged
 
     plan = FAST if args.fast else NORMAL
-    if (args.steps is not None and args.steps < 1) or args.threads < 1:
+    if (args.steps is not None and args.steps < 1) or (args.threads is not None and args.threads < 1):
         print("moglow demo: error: --steps and --threads must be at least 1", file=sys.stderr)
         return 2
     print(f"moglow demo{' --fast' if args.fast else ''}: everything goes to {args.out}"

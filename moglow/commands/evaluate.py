@@ -8,9 +8,9 @@ HELP = "held-out NLL and motion-quality metrics (foot skating, jerk, diversity, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, metavar="RUN",
-                        help="checkpoint .pt or run folder (best.pt, else latest.pt); leave out with --profile "
-                             "to score the mocap alone")
+    from moglow.commands.common import add_checkpoint, add_device, add_progress
+
+    add_checkpoint(parser, required=False, extra="leave out with --profile to score the mocap alone")
     parser.add_argument("--data", type=Path, metavar="HELD_OUT_BVH_DIR",
                         help="folder of held-out BVH files, prepared with the checkpoint's own pipeline "
                              "(with --split: default the checkpoint's own data folder)")
@@ -20,19 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-samples", type=int, help="motions generated per held-out path (config: num_samples)")
     parser.add_argument("--temperature", type=float, help="latent temperature (config: temperature)")
     parser.add_argument("--seed", type=int, help="seed of the latents (config: seed)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="evaluation settings YAML (default: configs/evaluation.yaml)")
+    parser.add_argument("--config", default=None, metavar="NAME|YAML",
+                        help="evaluation settings: a built-in name or a YAML path (default: the built-in "
+                             "'evaluation', configs/evaluation.yaml)")
     parser.add_argument("--out", type=Path, help="folder for evaluation.json and evaluation.md "
                         "(default: RUN/evaluation, or ./evaluation without a checkpoint)")
-    parser.add_argument("--pattern", help="glob of the held-out files in --data (config: pattern)")
+    parser.add_argument("--pattern", nargs="+", metavar="GLOB",
+                        help="glob(s) of the held-out files in --data, e.g. '*_walk_*' '*_walkturn_*'; the count "
+                             "each matches is printed (config: pattern)")
     parser.add_argument("--max-files", type=int, help="use at most this many files (config: max_files)")
     parser.add_argument("--max-seconds", type=float, help="crop every take to this length (config: max_seconds)")
     parser.add_argument("--batch-size", type=int, help="sequences generated at once (config: batch_size)")
     parser.add_argument("--profile", help="without --checkpoint: skeleton profile of the files (e.g. cmu)")
     parser.add_argument("--fps", type=float, default=20.0, help="without --checkpoint: frame rate to resample to")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_device(parser)
     parser.add_argument("--force", action="store_true", help="replace evaluation.json/.md already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,10 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
     result_paths = EvaluationResult.output_paths
 
+    from moglow.commands.common import apply_threads
+
+    apply_threads(args.threads)
     try:
         cfg = load_evaluation_config(args.config)
         overrides = {"num_samples": args.num_samples, "temperature": args.temperature, "seed": args.seed,
-                     "pattern": args.pattern, "max_files": args.max_files, "max_seconds": args.max_seconds,
+                     "pattern": (args.pattern[0] if len(args.pattern) == 1 else list(args.pattern))
+                     if args.pattern else None, "max_files": args.max_files, "max_seconds": args.max_seconds,
                      "batch_size": args.batch_size}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if args.checkpoint is not None:
             if args.data is None and args.split is None:
                 raise ValueError("give --data HELD_OUT_BVH_DIR or --split test")
-            ckpt = args.checkpoint
+            ckpt = Path(args.checkpoint)
             out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
             check_device(args.device)
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")

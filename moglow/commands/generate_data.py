@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", type=_kinds, default="walk,mixed,run,mixed",
                         help="gait kinds of successive takes, cycled (walk, run, mixed)")
     parser.add_argument("--force", action="store_true", help="overwrite takes already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from moglow.commands.common import add_progress
+
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

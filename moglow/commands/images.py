@@ -21,7 +21,7 @@ HELP = "image-flow baseline: Real NVP on MNIST subset / 8x8 digits (NLL, GAN, hy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
-    from moglow.commands.common import HelpFormatter
+    from moglow.commands.common import THREADS_HELP, HelpFormatter
 
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="train or resume a run", formatter_class=HelpFormatter)
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
     t.add_argument("--eval-every", type=int, default=100, help="steps between evaluations of test bits/dim")
     t.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes; 0 = no limit")
     t.add_argument("--init", type=Path, default=None, help="checkpoint.pt whose model weights start this run")
-    t.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
+    t.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and dequantisation")
     e = sub.add_parser("evaluate", help="test bits/dim, FID-LeNet, samples.png of a run",
                        formatter_class=HelpFormatter)
@@ -55,14 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
     e.add_argument("--fid-classifier", type=Path, default=None,
                    help="FID-LeNet classifier file (default: outputs/images/fid_lenet_<data>.pt, trained if missing)")
     e.add_argument("--fid-epochs", type=int, default=8, help="epochs of the FID-LeNet classifier (when not cached)")
-    e.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
+    e.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     f = sub.add_parser("floor", help="FID-LeNet between real train and test images",
                        formatter_class=HelpFormatter)
     _data_args(f)
     f.add_argument("--fid-classifier", type=Path, default=None,
                    help="FID-LeNet classifier file (default: outputs/images/fid_lenet_<data>.pt, trained if missing)")
     f.add_argument("--fid-epochs", type=int, default=8, help="epochs of the FID-LeNet classifier (when not cached)")
-    f.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
+    f.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -98,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     from baselines.images.model import ImageFlowConfig
     from baselines.images.train import TrainConfig, load_checkpoint_model
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.action == "train":
         data = load_images(args.data, args.test_fraction, args.split_seed)
         scales = args.scales or (3 if args.data == "mnist" else 2)

@@ -7,8 +7,9 @@ HELP = "extract features from a BVH folder into a prepared dataset directory (re
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True,
-                        help="experiment or data YAML; only its 'data:' section is read")
+    from moglow.commands.common import add_config, add_progress
+
+    add_config(parser, required=True, what="experiment or data config (only its data: section is read)")
     parser.add_argument("--data", default=None,
                         help="folder of BVH files; omit to use data.data_dir from the config")
     parser.add_argument("--out", required=True, help="prepared dataset directory to write")
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="prepare again even if up to date")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for feature extraction; omit for the CPU count (at most 8)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from data_pipeline.typed_config import ConfigError
 
     try:
-        cfg = load_data_config(args.config)
+        cfg = load_data_config(args.config, args.overrides)
         prepare_dataset(cfg, args.data, args.out, skip_bad=args.skip_bad, progress=not args.no_progress,
                         force=args.force, workers=args.workers, log=print)
     except (ConfigError, BVHError, ProfileError, PrepareError, FileNotFoundError) as e:

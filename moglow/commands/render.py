@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=None,
                         help="video frame rate; the motion is resampled to it (default: the file's rate)")
     parser.add_argument("--profile", default=None,
-                        help="skeleton profile (configs/profiles/NAME.yaml or a path) giving unit scale and root")
+                        help="skeleton profile: a built-in name (bandai_namco, cmu, procedural) or a YAML path, "
+                             "giving unit scale and root")
     parser.add_argument("--unit-scale", type=float, default=None,
                         help="BVH file units to metres (default: the profile's, else 0.01 when the "
                              "skeleton is taller than 3 units, else 1)")
@@ -32,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="off-screen OpenGL platform; auto tries EGL, then OSMesa")
     parser.add_argument("--crf", type=int, default=20, help="x264 quality (lower: better, larger)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from moglow.commands.common import add_progress
+
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

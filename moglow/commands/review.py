@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open the page in headless Chromium and check that every video plays and "
                              "nothing logs an error (needs the chromium package)")
     parser.add_argument("--force", action="store_true", help="replace an existing index.html")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from moglow.commands.common import add_progress
+
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

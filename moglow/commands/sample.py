@@ -13,8 +13,9 @@ PATH_HELP = ("path spec: line:speed=1.5 | circle:radius=3,speed=1.2 | figure8:si
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder (its best.pt, else latest.pt) or a .pt checkpoint file")
+    from moglow.commands.common import add_checkpoint, add_device, add_progress
+
+    add_checkpoint(parser)
     parser.add_argument("--path", default="line:speed=1.2", help=PATH_HELP)
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds to generate, at most 3600 (default: 10 for built-in paths, the file's or "
@@ -32,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--prefix", default="sample", help="file name prefix of the BVH files")
     parser.add_argument("--no-bvh", action="store_true", help="write only the npz")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    add_device(parser)
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="storage of the large weight matrices while sampling: fp32 (exact, default); bf16 or "
                              "fp16 halve the bytes each frame reads, about 2x faster for one character on a CPU "
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "fp32 in normalised units, long samples drift further). For many samples on a CPU use "
                              "bf16: fp16 batches are slow without native fp16 maths (benchmarks/sample_speed.py)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files in --out")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from data_pipeline.output_files import OutputExistsError, refuse_overwrite
     from data_pipeline.profiles import ProfileError
     from data_pipeline.typed_config import ConfigError
-    from moglow.checkpoint import CheckpointError, load_model
+    from moglow.checkpoint import CheckpointError, load_model, resolve_checkpoint
     from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, UsageError, check_device, check_range,
                                    check_sample_size, check_threads)
     from moglow.export import export_paths, export_samples
@@ -76,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
                          "moglow sample --out")
     except (UsageError, OutputExistsError) as e:
         return fail(str(e))
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from moglow.commands.common import apply_threads
+
+    apply_threads(args.threads)
     try:
-        model, ckpt = load_model(args.checkpoint, map_location=device)
+        checkpoint = resolve_checkpoint(args.checkpoint, prefer="best")
+        model, ckpt = load_model(checkpoint, map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
         if args.precision != "fp32":
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                               style=args.style, progress=not args.no_progress, precision=args.precision,
                               start=args.start)
         seconds_taken = time.perf_counter() - t0
-        info = {"checkpoint": str(args.checkpoint), "step": ckpt.get("step"), "path": args.path,
+        info = {"checkpoint": str(checkpoint), "bvh_unit_scale": float(meta.feature_def.unit_scale), "step": ckpt.get("step"), "path": args.path,
                 "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
                 "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
                 "context": samples.context,
@@ -114,6 +116,17 @@ def run(args: argparse.Namespace) -> int:
           f"(temperature {args.temperature:g}, seed {args.seed}, {args.precision}) in {seconds_taken:.2f} s "
           f"({info['generated_frames_per_second']:g} frames/s)")
     print(report.summary())
+    if not args.no_bvh:
+        print(bvh_unit_note(float(meta.feature_def.unit_scale)))
     print(f"wrote {args.out}/: " + ", ".join(filter(None, [f"{len(report.samples)} BVH" if not args.no_bvh else None,
                                                          report.npz, "report.json"])))
     return 0
+
+
+def bvh_unit_note(unit_scale: float) -> str:
+    """One line saying what unit the written BVH files are in, and how to import them in Blender."""
+    names = {0.01: "centimetres", 1.0: "metres", 0.001: "millimetres", 0.0254: "inches"}
+    unit = next((n for k, n in names.items() if abs(unit_scale - k) < 1e-9 * max(k, 1e-9)),
+                f"units of {unit_scale:g} m")
+    return (f"BVH unit: {unit} (the training files' unit, {unit_scale:g} m per unit); in Blender import with "
+            f"Scale {unit_scale:g}")

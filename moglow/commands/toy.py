@@ -17,7 +17,7 @@ HELP = "train a toy 2-D flow (Glow/RealNVP, shared-weight INN, PAAF, augmentatio
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from moglow.commands.common import add_progress
+    from moglow.commands.common import THREADS_HELP, add_progress
 
     p.add_argument("--dataset", choices=["moons", "8gaussians"], default="moons", help="2-D target distribution")
     p.add_argument("--noise", type=float, default=0.1, help="make_moons noise std (raw scale)")
@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=512, help="points per optimiser step")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, initialisation and batches")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for torch")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     p.add_argument("--test-size", type=int, default=10_000, help="points in the fixed held-out test set")
     p.add_argument("--grid", type=int, default=150, help="resolution of the density plot grid")
     p.add_argument("--out", default="outputs/toy/cli", help="output folder")
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"moglow toy: error: {e}", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = ToyModelConfig(family=args.model, num_steps=args.flow_steps, hidden=args.hidden, num_layers=args.layers,
                          activation=args.activation, num_breakpoints=args.breakpoints, paaf_init=args.paaf_init,
                          step_norm=args.step_norm, input_norm=not args.no_input_norm, augment=args.augment,
