@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -157,6 +158,9 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
         raise ConfigError(f"{path}: {e}") from None
 
 
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"train.steps=200"`` -> ``(["train", "steps"], 200)``; the value is read as YAML
     (``1e-3``, ``true``, ``null``, ``[1, 2]``, a bare word is a string)."""
@@ -168,6 +172,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise ConfigError(f"--set {text!r}: the value is not valid YAML: {e}") from None
+    if isinstance(value, str) and _FLOAT.match(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; on a command line it is a number
     return keys, value
 
 
