@@ -23,6 +23,7 @@ Two more traps handled here:
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -164,6 +165,10 @@ def select_platform(preferred: str | None = None) -> GLInfo:
                 f"{'/'.join(candidates)}. Set PYOPENGL_PLATFORM before anything imports pyrender or OpenGL.")
         _info = GLInfo(current, "", "environment")
         return _info
+    missing = [m for m in ("pyrender", "OpenGL", "trimesh") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"rendering needs the render extra: pip install 'moglow[render]' "
+                           f"({', '.join(missing)} not installed)")
     tried: list[tuple[str, str]] = []
     for name in candidates:
         ok, detail = probe_platform(name)
@@ -176,7 +181,7 @@ def select_platform(preferred: str | None = None) -> GLInfo:
     raise RuntimeError(
         f"no off-screen OpenGL platform works ({reasons}). On Debian/Ubuntu install Mesa's software "
         "renderer: `apt-get install -y libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6` "
-        "(OSMesa also needs PyOpenGL >= 3.1.4: `pip install --no-deps 'PyOpenGL>=3.1.7'`).")
+        "(OSMesa also needs PyOpenGL >= 3.1.9, which the render extra installs: pip install 'moglow[render]').")
 
 
 def gl_info() -> GLInfo | None:

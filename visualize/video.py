@@ -30,8 +30,8 @@ def find_ffmpeg() -> str:
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as e:  # ImportError, or its RuntimeError when it has no binary
-        raise RuntimeError("no ffmpeg found: install it (`apt-get install ffmpeg`) or "
-                           "`pip install imageio-ffmpeg`") from e
+        raise RuntimeError("no ffmpeg found: install it (`apt-get install ffmpeg`) or the render extra, "
+                           "which brings one: pip install 'moglow[render]'") from e
 
 
 class VideoWriter:

