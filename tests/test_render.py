@@ -364,7 +364,7 @@ def test_falls_back_to_osmesa_when_egl_fails():
 
     _require_pyrender()
     require(ctypes.util.find_library("OSMesa") is not None,
-            "libOSMesa missing: .ci/install_render_deps.sh installs libosmesa6")
+            "libOSMesa missing: scripts/setup.sh installs libosmesa6 (.ci/apt-packages.txt)")
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
     env["EGL_DEVICE_ID"] = "99"
     code = "from visualize.gl_platform import select_platform; print(select_platform().describe())"
