@@ -1,7 +1,7 @@
 """The wheel is a real package: built, installed into a fresh venv outside the repository, and
 used from an empty folder, it finds its built-in configs, profiles, evaluation settings and
-shaders by name, and its commands run (generate-data -> train --config tiny_cpu -> evaluate ->
-render, the quick start's story in miniature)."""
+shaders by name, and its commands run: ``moglow demo --fast`` (generate, prepare, train the
+built-in tiny_cpu, sample, render, review), ``moglow evaluate`` and ``moglow render``."""
 from __future__ import annotations
 
 import os
@@ -14,9 +14,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["setup.py", "README.md", "configs", "moglow", "mcmoglow", "data_pipeline", "visualize", "baselines"]
-TINY = ["train.steps=2", "model.num_steps=1", "model.hidden=8", "train.batch_size=4", "train.seq_len=10",
-        "train.val_every=2", "train.checkpoint_every=2", "train.warmup_steps=1", "train.log_every=1",
-        "train.plot_every=null", "train.tensorboard=false"]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict, timeout: float = 300) -> str:
@@ -61,16 +58,13 @@ def test_wheel_commands_run_from_an_empty_folder(venv, tmp_path):
     assert Path(where[1]).is_relative_to(venv) and (Path(where[1]) / "tiny_cpu.yaml").is_file(), where
     assert {"bandai_namco", "cmu", "procedural"} <= set(where[2].split(","))
 
-    _run([moglow, "generate-data", "--out", "data", "--takes", "3", "--seconds", "4"], work, env)
-    out = _run([moglow, "train", "--config", "tiny_cpu", "--data", "data", "--out", "run", "--set", *TINY], work, env)
-    assert "done: step 2" in out
-    assert (work / "run" / "latest.pt").is_file()
-    take = sorted((work / "data").glob("*.bvh"))[0]
-    out = _run([moglow, "evaluate", "--checkpoint", "run", "--data", "data", "--pattern", take.name,
-                "--num-samples", "1", "--max-seconds", "3"], work, env)
-    assert (work / "run" / "evaluation" / "evaluation.json").is_file(), out
+    out = _run([moglow, "demo", "--fast", "--out", "demo"], work, env)  # tiny_cpu by name, procedural profile
+    assert (work / "demo" / "run" / "review" / "index.html").is_file(), out
+    assert "\r" not in out and len(out) < 20_000  # piped: one line per stage, no progress bars
+    out = _run([moglow, "evaluate", "--checkpoint", "demo/run", "--split", "test", "--num-samples", "1",
+                "--max-seconds", "3"], work, env)  # evaluation settings by name
+    assert (work / "demo" / "run" / "evaluation" / "evaluation.json").is_file(), out
+    take = sorted((work / "demo" / "data").glob("*.bvh"))[0]
     out = _run([moglow, "render", str(take), "--out", "clip.mp4", "--frames", "6", "--width", "96",
-                "--height", "64", "--profile", "procedural"], work, env)
+                "--height", "64", "--profile", "procedural"], work, env)  # shaders and a profile by name
     assert (work / "clip.mp4").stat().st_size > 0, out
-    # piped output: no progress bars (no carriage-return redraws), one line per stage instead
-    assert "\r" not in out
