@@ -98,7 +98,7 @@ def geometry_pairs(skeleton: Skeleton, names: list[str], taken: set[str], pos: n
     idx = {n: skeleton.index(n) for n in names if n not in taken}
     out, used = [], set()
     for a, ia in idx.items():
-        if a in used or pos[ia, 0] - pos[0, 0] <= scale:
+        if a in used or pos[ia, 0] - pos[0, 0] <= 0.25 * scale:  # on (or next to) the middle
             continue
         want = pos[ia] * np.array([-1.0, 1.0, 1.0]) + np.array([2 * pos[0, 0], 0, 0])
         for b, ib in idx.items():
@@ -149,8 +149,11 @@ def draft_profile(skeleton: Skeleton, name: str, positions: np.ndarray | None = 
     ir = skeleton.index(split)
     height = max(float(np.ptp(pos[:, 1])), 1e-9)
     by_depth = sorted(pairs, key=lambda p: depth[skeleton.index(p[0])])
-    lower = [p for p in by_depth if pos[skeleton.index(p[0]), 1] <= pos[ir, 1] + 0.05 * height
-             and _goes_down(skeleton, pos, p[0])]
+    legs = [p for p in by_depth if pos[skeleton.index(p[0]), 1] <= pos[ir, 1] + 0.05 * height
+            and _goes_down(skeleton, pos, p[0])]
+    leg_roots = {skeleton.index(n) for p in legs[:1] for n in p}  # the first (highest) leg pair
+    lower = [p for p in by_depth if leg_roots & set(_ancestors(skeleton, skeleton.index(p[0]))
+                                                     + _ancestors(skeleton, skeleton.index(p[1])))]
     upper = [p for p in by_depth if p not in lower]
     away = [p for p in lower if np.linalg.norm(pos[skeleton.index(p[0])] - pos[ir]) > 0.01 * height]
     hips = away[0] if away else (lower[0] if lower else None)

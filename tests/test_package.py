@@ -237,3 +237,31 @@ def test_generate_data_then_train(tmp_path):
                "train.plot_every=null", "train.tensorboard=false"])
     assert rc == 0
     assert (tmp_path / "run" / "best.pt").is_file()  # a validation file was kept, so best.pt exists
+
+
+def test_profile_draft_pairs_joints_by_geometry_when_names_say_nothing():
+    import dataclasses
+
+    from data_pipeline.procedural_skeleton import procedural_skeleton
+
+    skel = procedural_skeleton()
+    anon = [n if not n.endswith(("_L", "_R")) else f"j{i}" for i, n in enumerate(skel.names)]
+    d = draft_profile(dataclasses.replace(skel, names=anon), "anonymous")  # rest pose: +X is left
+    truth = load_profile("procedural")
+    rename = dict(zip(skel.names, anon))
+    assert sorted(map(tuple, d["mirror_pairs"])) == sorted((rename[a], rename[b]) for a, b in truth.mirror_pairs)
+    assert d["hips"] == [rename[n] for n in truth.hips] and d["shoulders"] == [rename[n] for n in truth.shoulders]
+    assert d["unit_scale"] == 0.01 and d["root"] == "Hips"
+
+
+def test_profile_draft_matches_the_shipped_bandai_namco_profile(bandai_namco_dir):
+    from data_pipeline.kinematics import forward_kinematics
+
+    take = read_bvh(sorted((bandai_namco_dir / "dataset-2").glob("*_walk_*.bvh"))[0])
+    take.values = take.values[:1]
+    d = draft_profile(take.skeleton, "draft", forward_kinematics(take)[0][0])
+    shipped = load_profile("bandai_namco")
+    assert (d["root"], d["unit_scale"]) == (shipped.root, shipped.unit_scale)
+    assert (d["hips"], d["shoulders"]) == (list(shipped.hips), list(shipped.shoulders))
+    assert sorted(d["feet"]) == sorted(shipped.feet)
+    assert sorted(map(tuple, d["mirror_pairs"])) == sorted(map(tuple, shipped.mirror_pairs))
