@@ -57,7 +57,8 @@ def main() -> None:
     for variant in b:
         if variant in f:
             print(f"{variant:24s} {base}: {b[variant][0]:6.1f} frames/s ({b[variant][1]:.1f} CPU ms/frame)  "
-                  f"{fork}: {f[variant][0]:6.1f} ({f[variant][1]:.1f})  ratio fork/base {f[variant][0] / b[variant][0]:.2f}")
+                  f"{fork}: {f[variant][0]:6.1f} ({f[variant][1]:.1f})  "
+                  f"ratio fork/base {f[variant][0] / b[variant][0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 def as_patterns(pattern: str | Sequence[str]) -> list[str]:
@@ -39,7 +39,8 @@ def match_files(root: str | Path, pattern: str | Sequence[str],
         if not hits and len(patterns) > 1:
             print(f"warning: pattern {p!r} matches no file in {root}", file=sys.stderr)
     if log is not None:
-        log(f"{root}: {len(found)} files" + (f" ({', '.join(counts)})" if len(patterns) > 1 else f" match {patterns[0]!r}"))
+        each = f" ({', '.join(counts)})" if len(patterns) > 1 else f" match {patterns[0]!r}"
+        log(f"{root}: {len(found)} files{each}")
     return sorted(found)
 
 

@@ -132,7 +132,7 @@ def draft_profile(skeleton: Skeleton, name: str, positions: np.ndarray | None = 
     ``positions``: (J, 3) joint positions of one frame of the take (Y up; default: the rest pose
     of the offsets, which is not a standing pose on every rig).
     """
-    names = [n for n, e in zip(skeleton.names, skeleton.is_end_site) if not e]
+    names = [n for n, e in zip(skeleton.names, skeleton.is_end_site, strict=True) if not e]
     pos = rest_positions(skeleton) if positions is None else np.asarray(positions, dtype=np.float64)
     depth = _depths(skeleton)
     has_pos = [n for n in names if any(c.endswith("position") for c in skeleton.channels[skeleton.index(n)])]

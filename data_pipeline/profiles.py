@@ -24,7 +24,7 @@ import numpy as np
 
 from .skeleton import Skeleton
 from .resources import available, builtin_dir, resolve_config
-from .typed_config import ConfigError, load_yaml
+from .typed_config import load_yaml
 
 
 #: the reflections a joint's local frame may use when mirroring (see :mod:`data_pipeline.mirror`):
@@ -144,13 +144,13 @@ class SkeletonProfile:
         req += [(n, "mirror_reflections") for n in self.mirror_reflections]
         return req
 
-    def bind(self, skeleton: Skeleton) -> "SkeletonProfile":
+    def bind(self, skeleton: Skeleton) -> SkeletonProfile:
         """This profile with every joint name spelt as ``skeleton`` spells it: a name the skeleton
         lacks is replaced by the first of its ``aliases`` (or a case-insensitive match) the skeleton
         has; a mirror pair neither of whose joints (nor aliases) is in the skeleton is dropped.
         Returns ``self`` when nothing changes; names still missing are left for
         :meth:`validate_skeleton` to report."""
-        names = [n for n, e in zip(skeleton.names, skeleton.is_end_site) if not e]
+        names = [n for n, e in zip(skeleton.names, skeleton.is_end_site, strict=True) if not e]
         present = set(names)
         lower = {n.lower(): n for n in names}
         rename: dict[str, str] = {}
@@ -185,9 +185,10 @@ class SkeletonProfile:
             if name not in names:
                 close = [n for n in skeleton.names if n.lower() == name.lower()]
                 hint = f"; did you mean {close[0]!r}?" if close else ""
+                tried = f" (nor its aliases {', '.join(self.aliases[name])})" if name in self.aliases else ""
                 raise ProfileError(
                     f"profile {self.name!r}{of}: joint {name!r} (in {use}) is not in the skeleton{where}{hint}"
-                    f"{'' if name not in self.aliases else ' (nor its aliases ' + ', '.join(self.aliases[name]) + ')'}. "
+                    f"{tried}. "
                     f"Skeleton joints: {', '.join(n for n, e in zip(skeleton.names, skeleton.is_end_site) if not e)}")
             if skeleton.is_end_site[skeleton.index(name)]:
                 raise ProfileError(f"profile {self.name!r}: {name!r} (in {use}) is an End Site{where}; "

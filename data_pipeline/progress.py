@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 
 def stderr_is_terminal() -> bool:
@@ -47,7 +48,7 @@ class StageLine:
     def __len__(self) -> int:
         return int(self.total or 0)
 
-    def __enter__(self) -> "StageLine":
+    def __enter__(self) -> StageLine:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -85,7 +86,8 @@ class StageLine:
             count = f"{done:g}" if isinstance(done, float) else f"{done:,}"
             of = f" (to {self.n:,} of {self.total:,})" if self.initial and self.total else ""
             extra = f"; {self.postfix}" if self.postfix else ""
-            print(f"{self.desc or 'done'}: {count} {self.unit}{'s' if done != 1 and not self.unit.endswith('s') else ''}"
+            plural = "s" if done != 1 and not self.unit.endswith("s") else ""
+            print(f"{self.desc or 'done'}: {count} {self.unit}{plural}"
                   f"{of} in {time.perf_counter() - self._t0:.1f} s{extra}", file=sys.stderr, flush=True)
 
 

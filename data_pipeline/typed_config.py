@@ -22,9 +22,9 @@ import dataclasses
 import difflib
 import re
 import types
-import typing
 from pathlib import Path
-from typing import Any, Literal, Sequence, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from collections.abc import Sequence
 
 import yaml
 
@@ -88,11 +88,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
-    if origin in (list, typing.List):
+    if origin in (list, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return [_convert(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin in (tuple, typing.Tuple):
+    if origin in (tuple, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
@@ -100,7 +100,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         if args and len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
         return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args or [Any] * len(value), value)))
-    if origin in (dict, typing.Dict):
+    if origin in (dict, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         kt, vt = args if args else (Any, Any)

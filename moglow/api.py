@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +92,7 @@ class Clip:
         report = export_samples(self.samples, self.feature_def, out, prefix=prefix, info=info)
         return [out / e.bvh for e in report.samples if e.bvh]
 
-    def render(self, out: str | Path, width: Optional[int] = None, height: int = 480, layout: str = "side",
+    def render(self, out: str | Path, width: int | None = None, height: int = 480, layout: str = "side",
                progress: bool = False, **options: Any) -> Path:
         """Render the samples to an MP4 (side by side, or ``layout="overlay"``) with the path on the
         floor; needs the ``render`` extra (``pip install 'moglow[render]'``). Returns the file."""
@@ -144,7 +144,7 @@ class Model:
         """Style names a ``style=`` may name (empty: a model without styles)."""
         return list(self.meta.style_names or [])
 
-    def path(self, path: Any = "line", seconds: Optional[float] = 10.0):
+    def path(self, path: Any = "line", seconds: float | None = 10.0):
         """The :class:`moglow.paths.Trajectory` that :meth:`sample` follows for ``path`` (a spec string
         such as ``"circle:radius=2"``, a :class:`moglow.paths.PathSpec` from ``moglow.paths.circle(...)``
         or ``moglow.paths.waypoints(...)``, or a Trajectory), covering the context frames too."""
@@ -158,8 +158,8 @@ class Model:
         frames = None if own else extra + int(round(float(seconds if seconds is not None else 10.0) * self.fps))
         return make_path(spec, frames, self.meta.data_config, self.meta.profile)
 
-    def sample(self, path: Any = "line", seconds: Optional[float] = 10.0, num: int = 1, temperature: float = 1.0,
-               seed: Optional[int] = 0, style: str | int | None = None, start: str = "auto",
+    def sample(self, path: Any = "line", seconds: float | None = 10.0, num: int = 1, temperature: float = 1.0,
+               seed: int | None = 0, style: str | int | None = None, start: str = "auto",
                precision: str = "fp32", progress: bool = False) -> Clip:
         """Draw ``num`` motions along ``path`` in one batch.
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 from data_pipeline.config import DataConfig, resolve_data_dir
 from data_pipeline.resources import resolve_config

@@ -248,7 +248,7 @@ def test_profile_draft_pairs_joints_by_geometry_when_names_say_nothing():
     anon = [n if not n.endswith(("_L", "_R")) else f"j{i}" for i, n in enumerate(skel.names)]
     d = draft_profile(dataclasses.replace(skel, names=anon), "anonymous")  # rest pose: +X is left
     truth = load_profile("procedural")
-    rename = dict(zip(skel.names, anon))
+    rename = dict(zip(skel.names, anon, strict=True))
     assert sorted(map(tuple, d["mirror_pairs"])) == sorted((rename[a], rename[b]) for a, b in truth.mirror_pairs)
     assert d["hips"] == [rename[n] for n in truth.hips] and d["shoulders"] == [rename[n] for n in truth.shoulders]
     assert d["unit_scale"] == 0.01 and d["root"] == "Hips"

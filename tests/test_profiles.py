@@ -10,7 +10,7 @@ import yaml
 from data_pipeline.bvh import read_bvh
 from data_pipeline.config import DataConfig
 from data_pipeline.procedural_skeleton import procedural_skeleton
-from data_pipeline.profiles import ProfileError, SkeletonProfile, available_profiles, load_profile
+from data_pipeline.profiles import ProfileError, available_profiles, load_profile
 from data_pipeline.typed_config import ConfigError, from_dict, to_dict
 
 

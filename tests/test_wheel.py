@@ -18,7 +18,8 @@ SOURCES = ["setup.py", "README.md", "configs", "moglow", "mcmoglow", "data_pipel
 
 def _run(cmd: list[str], cwd: Path, env: dict, timeout: float = 300) -> str:
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    assert r.returncode == 0, (f"{' '.join(map(str, cmd))} failed ({r.returncode}):\n"
+                               f"{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     return r.stdout + r.stderr
 
 

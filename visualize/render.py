@@ -85,7 +85,7 @@ class ClipRenderer:
         self._fast_readback = fast_readback
         self._renderer = None
 
-    def __enter__(self) -> "ClipRenderer":
+    def __enter__(self) -> ClipRenderer:
         self._renderer = self._pyrender.OffscreenRenderer(self.panel_width, self.height)
         try:
             self._configure(self._renderer, self.scene, color_only=self._fast_readback)
@@ -135,7 +135,8 @@ def render_clip(tracks, out_path: str | Path, fps: float, width: int = 640, heig
         out_path: the .mp4 file to write.
         fps: frames per second; width, height: frame size in pixels (made even).
         options: :class:`~visualize.scene.SceneOptions`.
-        crf: x264 quality; progress: show a progress bar (one line when stderr is not a terminal); overlapped: encode in parallel.
+        crf: x264 quality; progress: show a progress bar (one line when stderr is not a terminal);
+        overlapped: encode in parallel.
         fast_readback: see :class:`ClipRenderer`.
 
     Returns:

@@ -66,5 +66,6 @@ def apply_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-__all__ = ["HelpFormatter", "add_config", "add_checkpoint", "add_device", "add_progress", "apply_threads", "DEVICE_HELP",
+__all__ = ["HelpFormatter", "add_config", "add_checkpoint", "add_device", "add_progress", "apply_threads",
+           "DEVICE_HELP",
            "THREADS_HELP"]

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
     _data_args(t)
     t.add_argument("--out", type=Path, required=True, help="run folder (checkpoint.pt, history.json, ...)")
     t.add_argument("--paradigm", choices=["nll", "gan", "hybrid"], default="nll",
-                   help="training objective: nll (maximum likelihood), gan (adversarial), hybrid (GAN + nll-weight x NLL)")
+                   help="training objective: nll (maximum likelihood), gan (adversarial), "
+                        "hybrid (GAN + nll-weight x NLL)")
     t.add_argument("--size", choices=["tiny", "small", "medium", "large"], default="small",
                    help="model size preset (hidden channels, residual blocks)")
     t.add_argument("--hidden", type=int, default=0, help="override the size's hidden channels")

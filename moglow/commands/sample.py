@@ -48,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    import torch
 
     from data_pipeline.bvh import BVHError
     from data_pipeline.output_files import OutputExistsError, refuse_overwrite
@@ -101,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                               style=args.style, progress=not args.no_progress, precision=args.precision,
                               start=args.start)
         seconds_taken = time.perf_counter() - t0
-        info = {"checkpoint": str(checkpoint), "bvh_unit_scale": float(meta.feature_def.unit_scale), "step": ckpt.get("step"), "path": args.path,
+        info = {"checkpoint": str(checkpoint), "bvh_unit_scale": float(meta.feature_def.unit_scale),
+                "step": ckpt.get("step"), "path": args.path,
                 "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
                 "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
                 "context": samples.context,
