@@ -166,7 +166,10 @@ class SkeletonProfile:
                  if (rename.get(a, a) in present) or (rename.get(b, b) in present)]
         if not rename and len(pairs) == len(self.mirror_pairs):
             return self
-        r = lambda n: rename.get(n, n)  # noqa: E731
+
+        def r(n: str) -> str:
+            return rename.get(n, n)
+
         bound = dataclasses.replace(
             self, root=r(self.root), joints={m: r(f) for m, f in self.joints.items()},
             mirror_pairs=[(r(a), r(b)) for a, b in pairs], hips=(r(self.hips[0]), r(self.hips[1])),

@@ -120,7 +120,7 @@ class Model:
     def __init__(self, network: Any, checkpoint: dict, source: str) -> None:
         from moglow.sampling import SamplingMeta, optimise_for_sampling
 
-        self.network = optimise_for_sampling(network)
+        self.network: Any = optimise_for_sampling(network)
         self.checkpoint = checkpoint
         self.meta = SamplingMeta.from_checkpoint(checkpoint)
         self.source = source

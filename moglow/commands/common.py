@@ -54,8 +54,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         d = action.default
         if d is None or d is False or d is argparse.SUPPRESS or (isinstance(d, list) and not d) \
                 or "(default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
+            return str(action.help or "")
+        return str(super()._get_help_string(action))
 
 
 def apply_threads(threads: int | None) -> None:
