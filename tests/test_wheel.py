@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ["setup.py", "README.md", "configs", "moglow", "mcmoglow", "data_pipeline", "visualize", "baselines"]
+SOURCES = ["setup.py", "pyproject.toml", "README.md", "configs", "moglow", "mcmoglow", "data_pipeline", "visualize",
+           "baselines"]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict, timeout: float = 300) -> str:
