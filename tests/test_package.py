@@ -59,7 +59,7 @@ def test_set_overrides_any_key_and_is_checked_like_the_file():
 def test_data_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
     (tmp_path / "cfgs").mkdir()
     cfg_file = tmp_path / "cfgs" / "x.yaml"
-    cfg_file.write_text("name: x\ndata:\n  data_dir: ../takes\n")
+    cfg_file.write_text("name: x\ndata:\n  data_dir: ../takes\nmodel: {}\ntrain: {}\n")
     monkeypatch.chdir(REPO)
     assert Path(load_experiment(cfg_file).data.data_dir) == tmp_path / "takes"
     monkeypatch.chdir(tmp_path)  # the same from elsewhere: the shipped configs find ../shared beside the repo
