@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python packages: the CPU torch pin lives here and in CI only (setup.py declares the supported
-# range, torch>=2.4); install it first so nothing pulls a CUDA build. Everything else comes from
+# range, torch>=2.13, whose bottom CI tests); install it first so nothing pulls a CUDA build. Everything else comes from
 # the package's own extras: this script adds only the Debian packages and the torch pin.
 python -m pip install -q --root-user-action=ignore torch==2.13.0
 # pyrender 0.1.45 (installed --no-deps by earlier versions of this script) and the render extra's

@@ -265,3 +265,14 @@ def test_profile_draft_matches_the_shipped_bandai_namco_profile(bandai_namco_dir
     assert (d["hips"], d["shoulders"]) == (list(shipped.hips), list(shipped.shoulders))
     assert sorted(d["feet"]) == sorted(shipped.feet)
     assert sorted(map(tuple, d["mirror_pairs"])) == sorted(map(tuple, shipped.mirror_pairs))
+
+
+def test_the_declared_torch_range_starts_at_the_version_ci_tests():
+    """setup.py's lowest torch is the one scripts/setup.sh pins for CI, so the bottom of the range is tested."""
+    import re
+
+    from conftest import REPO_ROOT
+
+    declared = re.search(r'"torch>=([0-9.]+)"', (REPO_ROOT / "setup.py").read_text()).group(1)
+    pinned = re.search(r"torch==([0-9.]+)", (REPO_ROOT / "scripts" / "setup.sh").read_text()).group(1)
+    assert pinned.startswith(declared + ".") or pinned == declared, (declared, pinned)
