@@ -40,6 +40,14 @@ setup(
     },
     entry_points={
         "console_scripts": ["moglow=moglow.cli:main"],
+        # subcommands of `moglow` (moglow.cli): name = module with HELP, add_arguments(parser), run(args)
+        "moglow.commands": [
+            "prepare = moglow.commands.prepare", "generate-data = moglow.commands.generate_data",
+            "train = moglow.commands.train", "sample = moglow.commands.sample", "render = moglow.commands.render",
+            "review = moglow.commands.review", "evaluate = moglow.commands.evaluate", "play = moglow.commands.play",
+            "demo = moglow.commands.demo", "profile = moglow.commands.profile",
+            "toy = baselines.toy.command", "images = baselines.images.command",
+        ],
         # transform families plug into the coupling slot by name (moglow.flows.transforms)
         "moglow.transforms": ["matrix = mcmoglow.transform:make_matrix_transform"],
     },

@@ -1,30 +1,27 @@
 """The ``moglow`` command: one entry point, one subcommand per job.
 
-Each subcommand lives in ``moglow/commands/<name>.py`` and defines ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy
-libraries (torch, pyrender) inside ``run`` so that ``moglow --help`` stays instant.
+Subcommands plug in through the ``moglow.commands`` entry-point group (``setup.py``): each is a
+module with ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. The
+application's own commands live in ``moglow/commands/``; ``toy`` and ``images`` come from the
+``baselines`` package the same way a third party's package would add one, so nothing here names
+them. Command modules import heavy libraries (torch, pyrender) inside ``run`` so that
+``moglow --help`` stays instant.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from importlib.metadata import EntryPoint, entry_points
 
 from moglow.commands.common import HelpFormatter
 
-#: subcommands in the order ``--help`` lists them
-COMMANDS = ["prepare", "generate-data", "train", "sample", "export", "render", "review", "evaluate", "play", "demo",
-            "profile", "toy", "images"]
+#: the entry-point group of the subcommands (name = module)
+ENTRY_POINT_GROUP = "moglow.commands"
 
 
-def _load(name: str):
-    module_name = f"moglow.commands.{name.replace('-', '_')}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name == module_name:
-            return None  # not built yet
-        raise
+def registered_commands() -> dict[str, EntryPoint]:
+    """Installed subcommands by name, sorted (not loaded)."""
+    return dict(sorted((ep.name, ep) for ep in entry_points(group=ENTRY_POINT_GROUP)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                "--checkpoint RUN|FILE.pt, --device auto|cpu|cuda[:N] (auto: CUDA when present), --threads N, "
                "--no-progress. 'moglow COMMAND --help' lists a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = _load(name)
-        if module is None:
-            continue
+    commands = registered_commands()
+    if not commands:
+        parser.epilog = ("No subcommands are registered: the package's metadata is missing. Install it "
+                         "(pip install -e . in a clone).")
+    for name, entry in commands.items():
+        module = entry.load()
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            formatter_class=HelpFormatter)
         module.add_arguments(p)
