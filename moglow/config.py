@@ -62,8 +62,6 @@ class TrainConfig:
         precision: ``"fp32"`` or ``"bf16"`` (autocast; CUDA only, ignored on CPU with a warning).
         compile: wrap the loss computation in ``torch.compile``.
         num_workers: DataLoader workers (0: load in the training process).
-        inject_nan_at: test hook: steps (0-based) whose loss is replaced by NaN, each once
-            per process (so a rollback can get past it).
     """
 
     steps: int = 160_000
@@ -96,7 +94,6 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = False
     num_workers: int = 0
-    inject_nan_at: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
         positive = ("steps", "batch_size", "seq_len", "stride", "val_every", "checkpoint_every",

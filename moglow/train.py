@@ -236,7 +236,6 @@ class Trainer:
         self.wall_time = 0.0
         self.meter = _Meter()
         self.initialized = False
-        self._nan_injected: set[int] = set()
         self.csv: CSVLog | None = None
         self.tb: TensorBoardLog | None = None
         self.loss_module: nn.Module | None = None
@@ -370,9 +369,6 @@ class Trainer:
         with self._autocast():
             logp = self.loss_module(batch)
         loss = -logp.float().mean()
-        if self.step in tc.inject_nan_at and self.step not in self._nan_injected:  # test hook
-            self._nan_injected.add(self.step)
-            loss = loss * float("nan")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grads = [p.grad for p in self.params if p.grad is not None]

@@ -11,7 +11,7 @@ from moglow.batches import StepBatchOrder, dropout_keep_mask
 from moglow.checkpoint import load_checkpoint, non_finite_entries
 from moglow.logging_utils import read_csv
 from moglow.train import LRSchedule, Trainer, TrainingDiverged
-from train_testutils import SyntheticData, tiny_config
+from train_testutils import SyntheticData, inject_nan, tiny_config
 
 torch.set_num_threads(1)
 
@@ -89,8 +89,8 @@ def test_validation_ignores_data_dropout(tmp_path):
 
 
 def test_single_nan_step_is_skipped_and_counted(tmp_path):
-    cfg = tiny_config(steps=8, inject_nan_at=[3])
-    result = Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    cfg = tiny_config(steps=8)
+    result = inject_nan(Trainer(cfg, SyntheticData(), tmp_path, progress=False), [3]).fit()
     assert result.skipped_steps == 1 and result.rollbacks == 0
     rows = read_csv(tmp_path / "losses.csv")
     assert [r["skipped_steps"] for r in rows] == ["0", "1", "1", "1"]
@@ -99,8 +99,8 @@ def test_single_nan_step_is_skipped_and_counted(tmp_path):
 
 
 def test_repeated_nan_rolls_back_with_lower_lr(tmp_path):
-    cfg = tiny_config(steps=12, checkpoint_every=4, max_consecutive_skips=3, inject_nan_at=[5, 6, 7])
-    trainer = Trainer(cfg, SyntheticData(), tmp_path, progress=False)
+    cfg = tiny_config(steps=12, checkpoint_every=4, max_consecutive_skips=3)
+    trainer = inject_nan(Trainer(cfg, SyntheticData(), tmp_path, progress=False), [5, 6, 7])
     result = trainer.fit()
     # steps 5, 6, 7 fail -> back to latest.pt (step 4) with lr x0.5, then 5.. run cleanly
     assert result.rollbacks == 1 and result.skipped_steps == 3 and result.step == 12
@@ -114,9 +114,9 @@ def test_repeated_nan_rolls_back_with_lower_lr(tmp_path):
 
 
 def test_persistent_nan_stops_with_clear_message(tmp_path):
-    cfg = tiny_config(steps=30, max_consecutive_skips=2, max_rollbacks=2, inject_nan_at=list(range(2, 30)))
+    cfg = tiny_config(steps=30, max_consecutive_skips=2, max_rollbacks=2)
     with pytest.raises(TrainingDiverged, match="max_rollbacks=2"):
-        Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+        inject_nan(Trainer(cfg, SyntheticData(), tmp_path, progress=False), list(range(2, 30))).fit()
     assert not non_finite_entries(load_checkpoint(tmp_path / "latest.pt")["model"])
 
 
@@ -258,9 +258,8 @@ def test_a_nan_first_validation_writes_no_best(tmp_path, monkeypatch):
 def test_rollback_goes_to_the_checkpoint_before_the_first_bad_step(tmp_path, capsys):
     """latest.pt is not rewritten during a streak of non-finite steps (steps 5-9 here, with a
     checkpoint due at 6 and 8): the rollback returns to step 4, before the streak began."""
-    cfg = tiny_config(steps=14, checkpoint_every=2, val_every=100, max_consecutive_skips=5,
-                      inject_nan_at=[5, 6, 7, 8, 9])
-    result = Trainer(cfg, SyntheticData(), tmp_path, progress=False).fit()
+    cfg = tiny_config(steps=14, checkpoint_every=2, val_every=100, max_consecutive_skips=5)
+    result = inject_nan(Trainer(cfg, SyntheticData(), tmp_path, progress=False), [5, 6, 7, 8, 9]).fit()
     assert result.rollbacks == 1 and result.step == 14
     assert "rolled back to step 4 (latest.pt)" in capsys.readouterr().err
     assert load_checkpoint(tmp_path / "latest.pt")["step"] == 14

@@ -53,3 +53,23 @@ def tiny_config(**train) -> ExperimentConfig:
     defaults.update(train)
     return ExperimentConfig(name="test", model=ModelConfig(num_steps=2, hidden=16, num_layers=1, tau=3),
                             train=TrainConfig(**defaults))
+
+
+def inject_nan(trainer, steps):
+    """Make the training loss NaN at each of ``steps`` (0-based optimiser steps), once each, by
+    wrapping the module the trainer trains (the trainer itself carries no test hook). Returns it."""
+    wrap, done = trainer._wrap, set()
+
+    def wrapped():
+        inner = wrap()
+
+        def loss(batch):
+            logp = inner(batch)
+            if trainer.step in steps and trainer.step not in done:
+                done.add(trainer.step)
+                return logp * float("nan")
+            return logp
+        return loss
+
+    trainer._wrap = wrapped
+    return trainer
