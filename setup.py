@@ -13,7 +13,8 @@ setup(
     # data of moglow.configs, found by name from any folder (data_pipeline/resources.py)
     package_dir={"moglow.configs": "configs"},
     package_data={"visualize": ["shaders/*", "web/static/*", "web/static/vendor/three/*"],
-                  "moglow.configs": ["*.yaml", "profiles/*.yaml"]},
+                  "moglow.configs": ["*.yaml", "profiles/*.yaml"],
+                  "moglow": ["pretrained/*.pt", "pretrained/*.md"]},
     install_requires=[
         # the range the code is tested on: its bottom is the CPU wheel CI runs (torch==2.13.0, pinned in
         # scripts/setup.sh and CI only), so pip never replaces a user's own newer torch (or its CUDA build)
@@ -44,6 +45,7 @@ setup(
         "moglow.commands": [
             "prepare = moglow.commands.prepare", "generate-data = moglow.commands.generate_data",
             "train = moglow.commands.train", "sample = moglow.commands.sample", "render = moglow.commands.render",
+            "pretrained = moglow.commands.pretrained",
             "review = moglow.commands.review", "evaluate = moglow.commands.evaluate", "play = moglow.commands.play",
             "demo = moglow.commands.demo", "profile = moglow.commands.profile",
             "toy = baselines.toy.command", "images = baselines.images.command",

@@ -54,6 +54,10 @@ class DataConfig:
             (True) or the raw vectors (False, wider joint pairs weigh more).
         mirror: add a left/right mirrored copy of every training file (exact, on the
             kinematic data: :func:`data_pipeline.mirror.mirror_motion`).
+        contacts: append one foot-contact channel per contact joint of the profile (its
+            ``contacts:`` section; soft labels in (0, 1) from height and speed,
+            :mod:`data_pipeline.contacts`) to the pose features, so that a model generates them
+            with the pose; the foot clean-up of generated motion uses them.
         style_aliases: relabel styles parsed from file names (e.g. ``{masculine: strong}``).
         split: how files are divided into train / val / test (:class:`~data_pipeline.splits.SplitConfig`).
     """
@@ -70,6 +74,7 @@ class DataConfig:
     heading_sigma_s: float = 0.2
     heading_equal_weights: bool = True
     mirror: bool = False
+    contacts: bool = False
     style_aliases: dict[str, str] = field(default_factory=dict)
     split: SplitConfig = field(default_factory=SplitConfig)
 

@@ -17,6 +17,12 @@ Two representations (``DataConfig.representation``):
     them as ``passthrough`` values (defaults: identity rotation, the skeleton's OFFSET) so that
     :func:`features_to_motion` gives back the source motion exactly.
 
+Foot contacts (``DataConfig.contacts``, both representations): one soft label in (0, 1) per
+contact joint of the profile (:mod:`data_pipeline.contacts`) is appended after the pose
+columns, named ``contact.<file joint>``; the definition lists them in ``contact_joints`` and
+keeps the profile's thresholds in ``contact_spec``. Definitions without them (older
+checkpoints) have no contact columns; every inverse ignores the contact columns.
+
 Control (both representations), frame ``t >= 1``, from the root's floor position ``p_t`` (m)
 and the heading ``theta_t`` (rad, see :mod:`data_pipeline.heading`)::
 
@@ -42,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .config import DataConfig
+from .contacts import CONTACT_PREFIX, ContactSpec, contact_scores
 from .heading import forward_directions, smooth_heading, wrap_angle
 from .kinematics import forward_kinematics_local, local_transforms, motion_from_local
 from .profiles import SkeletonProfile, load_profile
@@ -122,6 +129,10 @@ class FeatureDefinition:
         passthrough_columns: names of the ``FeatureSequence.passthrough`` columns.
         passthrough_default: their values for sequences that have none (e.g. generated ones).
         skeleton: the source skeleton as plain data (:func:`skeleton_to_dict`).
+        contact_joints: file joints with a contact channel (the last ``len(contact_joints)``
+            columns, ``contact.<name>``); empty: no contact channels.
+        contact_spec: the profile's :class:`~data_pipeline.contacts.ContactSpec` as plain data
+            (levels, thresholds), or None.
     """
 
     representation: str
@@ -141,10 +152,26 @@ class FeatureDefinition:
     passthrough_columns: list[str] = field(default_factory=list)
     passthrough_default: list[float] = field(default_factory=list)
     skeleton: dict[str, Any] | None = None
+    contact_joints: list[str] = field(default_factory=list)
+    contact_spec: dict[str, Any] | None = None
 
     @property
     def pose_dim(self) -> int:
         return len(self.columns)
+
+    @property
+    def num_contacts(self) -> int:
+        """Contact channels at the end of the pose columns (0 for definitions without them)."""
+        return len(self.contact_joints)
+
+    def contacts_of(self, poses: np.ndarray) -> np.ndarray | None:
+        """(..., F, K) contact scores of (..., F, D) poses, or None without contact channels."""
+        k = self.num_contacts
+        return np.asarray(poses)[..., -k:] if k else None
+
+    def contact_config(self) -> ContactSpec | None:
+        """The stored :class:`~data_pipeline.contacts.ContactSpec`, or None."""
+        return ContactSpec(**self.contact_spec) if self.contact_spec else None
 
     @property
     def control_dim(self) -> int:
@@ -244,11 +271,16 @@ def feature_definition(skeleton: Skeleton, profile: SkeletonProfile | str, cfg: 
                   parents=profile.model_parents(skeleton), heading_smoothing=cfg.heading_smoothing,
                   heading_sigma_s=float(cfg.heading_sigma_s), heading_equal_weights=cfg.heading_equal_weights,
                   skeleton=skeleton_to_dict(skeleton))
+    contact_cols: list[str] = []
+    if cfg.contacts:
+        spec = _contact_spec(profile)
+        contact_cols = [CONTACT_PREFIX + j for j in spec.joints]
+        common.update(contact_joints=spec.joints, contact_spec=_plain(vars(spec)))
     if cfg.representation == POSITIONS:
         columns = []
         for m, f in profile.joints.items():
             columns += [f"{m}.y"] if f == profile.root else [f"{m}.x", f"{m}.y", f"{m}.z"]
-        return FeatureDefinition(representation=POSITIONS, columns=columns, **common)
+        return FeatureDefinition(representation=POSITIONS, columns=columns + contact_cols, **common)
     if cfg.representation == ROTATIONS:
         lay = _rotation_layout(skeleton, profile.root)
         names = skeleton.names
@@ -257,10 +289,32 @@ def feature_definition(skeleton: Skeleton, profile: SkeletonProfile | str, cfg: 
         pcols = [f"{names[j]}.r{i}" for j in lay.pass_rot for i in range(6)]
         pcols += [f"{names[j]}.t{a}" for j in lay.pass_pos for a in "xyz"]
         pdef = _IDENTITY_6D * len(lay.pass_rot) + [float(v) for j in lay.pass_pos for v in skeleton.offsets[j]]
-        return FeatureDefinition(representation=ROTATIONS, columns=columns,
+        return FeatureDefinition(representation=ROTATIONS, columns=columns + contact_cols,
                                  rotation_joints=[profile.root] + [names[j] for j in lay.rotating],
                                  passthrough_columns=pcols, passthrough_default=pdef, **common)
     raise ValueError(f"unknown representation {cfg.representation!r}; use 'positions' or 'rotations'")
+
+
+def _contact_spec(profile: SkeletonProfile) -> ContactSpec:
+    if profile.contacts is None:
+        raise ValueError(f"data.contacts needs a 'contacts:' section (levels and thresholds) in profile "
+                         f"{profile.name!r}")
+    return profile.contacts
+
+
+def contact_joint_indices(skel: Skeleton, profile: SkeletonProfile) -> list[int]:
+    """Skeleton indices of the profile's contact joints (``data.contacts``), in channel order."""
+    return [skel.index(j) for j in _contact_spec(profile).joints]
+
+
+def contact_channels(world_pos: np.ndarray, skel: Skeleton, profile: SkeletonProfile, cfg: DataConfig,
+                     joints_given: bool = False) -> np.ndarray:
+    """(F, K) float32 contact labels from world positions (file units, at ``cfg.fps``) of the whole
+    take: (F, J, 3) on the skeleton, or (F, K, 3) of the contact joints with ``joints_given``.
+    Speeds need neighbouring frames, so this runs on a whole take, not per chunk."""
+    spec = _contact_spec(profile)
+    pos = world_pos if joints_given else world_pos[:, contact_joint_indices(skel, profile)]
+    return contact_scores(pos * float(profile.unit_scale), float(cfg.fps), spec)
 
 
 # ============================================================================ extraction
@@ -294,6 +348,8 @@ def extract_features(motion: Motion, profile: SkeletonProfile | str, cfg: DataCo
     control = control_from_trajectory(root_xz, theta)
     poses, passthrough = frame_features(skel, profile, cfg, local_rot, local_pos, world_pos, world_rot, root_xz,
                                         theta)
+    if cfg.contacts:
+        poses = np.concatenate([poses, contact_channels(world_pos, skel, profile, cfg)], axis=1)
     return FeatureSequence(poses=poses, control=control, fps=float(cfg.fps), source=str(motion.source or ""),
                            style=style_of(motion.source, profile.style_pattern, cfg.style_aliases)
                            if motion.source else None,
@@ -496,7 +552,7 @@ def features_to_local(poses: np.ndarray, control: np.ndarray, feature_def: Featu
     k = 6 * len(lay.pass_rot)
     local_rot[:, lay.pass_rot] = sixd_to_matrix(passthrough[:, :k].reshape(n, -1, 6))
     local_pos[:, lay.pass_pos] = passthrough[:, k:].reshape(n, -1, 3)
-    local_rot[:, lay.rotating] = sixd_to_matrix(poses[:, 7:].reshape(n, -1, 6))
+    local_rot[:, lay.rotating] = sixd_to_matrix(poses[:, 7:7 + 6 * len(lay.rotating)].reshape(n, -1, 6))
 
     # world transform of the root's parent, from the passthrough of the root's ancestors
     parent_rot = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()

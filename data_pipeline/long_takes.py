@@ -25,7 +25,8 @@ import numpy as np
 
 from .bvh import BVHFrameReader, read_bvh
 from .config import DataConfig
-from .features import FeatureSequence, control_from_trajectory, extract_features, frame_features
+from .features import (FeatureSequence, contact_channels, contact_joint_indices, control_from_trajectory,
+                       extract_features, frame_features)
 from .heading import forward_directions, smooth_heading
 from .kinematics import forward_kinematics_local, local_transforms
 from .mirror import infer_mirror_reflections, mirror_motion, mirror_pair_products
@@ -88,6 +89,8 @@ def extract_features_from_file(path: str | Path, profile: SkeletonProfile | str,
 
         # pass 2: root path and heading joints at the target rate
         keep = [skel.index(n) for n in (*profile.hips, *profile.shoulders, profile.root)]
+        if cfg.contacts:  # contact labels need speeds over the whole take
+            keep += contact_joint_indices(skel, profile)
         few = np.empty((len(idx0), len(keep), 3))
         for k0, k1 in out_windows:
             few[k0:k1] = transforms(k0, k1)[2][:, keep]
@@ -95,6 +98,7 @@ def extract_features_from_file(path: str | Path, profile: SkeletonProfile | str,
         fwd = forward_directions(few, (0, 1), (2, 3), cfg.heading_equal_weights)
         theta = smooth_heading(fwd, cfg.heading_sigma_s * cfg.fps, cfg.heading_smoothing)
         root_xz = few[:, 4][:, [0, 2]] * scale
+        contacts = contact_channels(few[:, 5:], skel, profile, cfg, joints_given=True) if cfg.contacts else None
         del few, fwd
         control = control_from_trajectory(root_xz, theta)
 
@@ -110,6 +114,8 @@ def extract_features_from_file(path: str | Path, profile: SkeletonProfile | str,
             if passthrough is not None:
                 passthrough[k0:k1] = pt
     assert poses is not None  # a take has at least one frame (BVHFrameReader refuses 'Frames: 0')
+    if contacts is not None:
+        poses = np.concatenate([poses, contacts], axis=1)
     return FeatureSequence(poses=poses, control=control, fps=float(cfg.fps), source=source,
                            style=style_of(source, profile.style_pattern, cfg.style_aliases),
                            mirrored=mirror, root_start=np.array([root_xz[0, 0], root_xz[0, 1], theta[0]]),

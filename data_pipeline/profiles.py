@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .contacts import ContactSpec
 from .skeleton import Skeleton
 from .resources import available, builtin_dir, resolve_config
 from .typed_config import load_yaml
@@ -67,6 +68,9 @@ class SkeletonProfile:
             of the same data (e.g. CMU's ``LeftUpLeg`` is ``LeftHip`` in one conversion, ``LFingers``
             is ``LeftHandIndex1`` in another). A skeleton that uses an alias is read as if it used the
             name (:meth:`bind`); names also match case-insensitively.
+        contacts: optional foot-contact thresholds and ground levels (metres, m/s; see
+            :class:`data_pipeline.contacts.ContactSpec`), needed by ``data.contacts: true``
+            and by the foot clean-up of generated motion.
         description: free text.
 
     ``source_file`` (not a field, so not part of a data hash): the YAML file it was read from,
@@ -84,6 +88,7 @@ class SkeletonProfile:
     style_pattern: str | None = None
     mirror_reflections: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)
+    contacts: ContactSpec | None = None
     description: str = ""
     source_file = ""  # class attribute, set per instance by load_profile
 
@@ -113,6 +118,12 @@ class SkeletonProfile:
                 raise ValueError(f"{what} must name a [left, right] pair of joints")
             if pair_of.get(left) != right:
                 raise ValueError(f"{what} = [{left!r}, {right!r}] is not one of mirror_pairs")
+        if self.contacts is not None:
+            self.contacts.validate()
+            pair_of = self.mirror_map()
+            for j in self.contacts.joints:
+                if pair_of.get(j, j) not in self.contacts.levels:
+                    raise ValueError(f"contacts.levels names {j!r} but not its mirror partner {pair_of.get(j)!r}")
         for j, axes in self.mirror_reflections.items():
             if axes not in REFLECTIONS:
                 raise ValueError(f"mirror_reflections[{j!r}] = {axes!r}; use one of {', '.join(REFLECTIONS)}")
@@ -142,6 +153,7 @@ class SkeletonProfile:
         req += [(n, "hips") for n in self.hips] + [(n, "shoulders") for n in self.shoulders]
         req += [(n, "feet") for n in self.feet]
         req += [(n, "mirror_reflections") for n in self.mirror_reflections]
+        req += [(n, "contacts.levels") for n in (self.contacts.joints if self.contacts else [])]
         return req
 
     def bind(self, skeleton: Skeleton) -> SkeletonProfile:
@@ -174,7 +186,9 @@ class SkeletonProfile:
             self, root=r(self.root), joints={m: r(f) for m, f in self.joints.items()},
             mirror_pairs=[(r(a), r(b)) for a, b in pairs], hips=(r(self.hips[0]), r(self.hips[1])),
             shoulders=(r(self.shoulders[0]), r(self.shoulders[1])), feet=[r(f) for f in self.feet],
-            mirror_reflections={r(k): v for k, v in self.mirror_reflections.items()})
+            mirror_reflections={r(k): v for k, v in self.mirror_reflections.items()},
+            contacts=(dataclasses.replace(self.contacts, levels={r(k): v for k, v in self.contacts.levels.items()})
+                      if self.contacts is not None else None))
         bound.source_file = self.source_file
         return bound
 

@@ -15,7 +15,9 @@ with ``weights_only=True``, on any device):
                   control dims, style names, scalers, skeleton, profile, feature
                   definition, data hash and the prepared-data folder (:func:`data_metadata`),
                   and ``start_bank``: real training context windows for sampling
-                  (:mod:`moglow.start_bank`; None for data without feature sequences)
+                  (:mod:`moglow.start_bank`; None for data without feature sequences); shipped
+                  models (:mod:`moglow.pretrained`) add ``split``: the names and sha256 of
+                  the files of each data split
     trainer       counters (skipped steps, rollbacks, best validation NLL, wall time, ...)
 
 Writing goes to a temporary file in the target's folder, is flushed and fsynced, then
@@ -168,7 +170,15 @@ def load_error_summary(e: BaseException) -> str:
 def resolve_checkpoint(spec: str | Path, prefer: str = "best") -> Path:
     """The ``.pt`` file a ``--checkpoint`` argument names: a file as given, or a run folder's
     ``best.pt`` (else ``latest.pt``; ``prefer="latest"``: its ``latest.pt``, as ``--resume`` needs).
-    Every command resolves checkpoints here, so every form works wherever a checkpoint is taken."""
+    Every command resolves checkpoints here, so every form works wherever a checkpoint is taken;
+    ``pretrained:NAME`` is a model shipped in the package (:mod:`moglow.pretrained`, no network)."""
+    from moglow.pretrained import is_pretrained, resolve
+
+    if is_pretrained(spec):
+        try:
+            return resolve(spec)
+        except FileNotFoundError as e:
+            raise CheckpointError(str(e)) from None
     path = Path(spec).expanduser()
     if path.is_dir():
         first, second = ("best.pt", "latest.pt") if prefer == "best" else ("latest.pt", "best.pt")
@@ -227,8 +237,9 @@ def skeleton_from_dict(d: dict):
 def load_model(path: str | Path, map_location: str | torch.device = "cpu", eval_mode: bool = True):
     """Build the trained model of a checkpoint: ``(model, checkpoint)``.
 
-    ``path`` is a ``.pt`` file or a run folder (``best.pt`` if present, else ``latest.pt``).
-    The model is on ``map_location`` and in eval mode unless ``eval_mode`` is False.
+    ``path`` is a ``.pt`` file, a run folder (``best.pt`` if present, else ``latest.pt``) or
+    ``pretrained:NAME`` (a model shipped in the package). The model is on ``map_location``
+    and in eval mode unless ``eval_mode`` is False.
     """
     ckpt = load_checkpoint(resolve_checkpoint(path, prefer="best"), map_location)
     from moglow.config import experiment_from_dict

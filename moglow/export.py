@@ -3,14 +3,21 @@
 BVH: for the ``rotations`` representation the features invert exactly
 (:func:`data_pipeline.features.features_to_motion`). For ``positions`` the joint rotations are
 fitted to the generated positions (:mod:`data_pipeline.ik`; all samples in one vectorised fit).
-Either way each written file is read back and its forward kinematics compared with the
-generated joint positions; the error (metres, per sample and per joint) is printed by the
-command and stored in ``report.json``.
+Then, by default, the feet are cleaned up (:mod:`moglow.cleanup`: planted feet locked, legs
+solved by IK, feet above the floor); ``cleanup=False`` (``--no-cleanup``) writes the raw model.
+The error reported per sample (metres, per joint; printed and stored in ``report.json``) is
+how far the fitted skeleton, before the clean-up, is from the generated joints (the fit's
+error: 0 for ``rotations``); each written file is also read back and checked against the
+``positions`` the npz holds (rounding only).
 
 ``samples.npz`` keys (the ``moglow render`` command reads ``positions``, ``parents``, ``path``,
 ``fps``, ``labels``, ``root``, ``ground_truth``, ``ground_truth_path``)::
 
-    positions    (N, T, M, 3) float32 world positions of the model joints, metres, Y up
+    positions    (N, T, M, 3) float32 world positions of the model joints, metres, Y up: what the
+                 BVH shows (feet cleaned up), or the model's own positions with --no-cleanup
+    raw_positions (N, T, M, 3) the model's own joint positions (only when cleaned up)
+    contacts     (N, T, K) contact scores of contact_joints (K,) (models with contact channels)
+    cleaned      whether the feet were cleaned up
     parents      (M,) parent of each model joint (-1: none)
     joints       (M,) model joint names
     path         (T, 2) root floor path x, z in metres shared by all samples, or (N, T, 2)
@@ -19,7 +26,7 @@ command and stored in ``report.json``.
     control      (N, T, 3) dx, dz (m/frame), dtheta (rad/frame)
     start        (N, 3) root x, z, heading at the first frame
     fps, temperature, seed, representation, labels (N,), root (index of the root joint)
-    export_error (N, T, M) metres: |FK(written BVH) - positions| (absent with --no-bvh)
+    export_error (N, T, M) metres: |fitted skeleton before clean-up - generated joints| (the fit's error)
     ground_truth (T, M, 3), ground_truth_path (T, 2): the source take of a ``bvh:`` path
 """
 from __future__ import annotations
@@ -63,6 +70,7 @@ class ExportReport:
         samples: per sample, its file and error.
         npz: the npz file, or None.
         info: free-form metadata (command, checkpoint, path, seed...).
+        cleaned: whether the feet were cleaned up (:mod:`moglow.cleanup`).
     """
 
     out_dir: str
@@ -70,6 +78,7 @@ class ExportReport:
     samples: list[SampleExport]
     npz: Optional[str] = None
     info: dict[str, Any] = field(default_factory=dict)
+    cleaned: bool = False
 
     @property
     def mean_error_m(self) -> Optional[float]:
@@ -84,6 +93,7 @@ class ExportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"out_dir": self.out_dir, "representation": self.representation, "npz": self.npz,
+                "cleaned": self.cleaned,
                 "mean_error_m": self.mean_error_m, "max_error_m": self.max_error_m,
                 "samples": [asdict(s) for s in self.samples], "info": self.info}
 
@@ -95,6 +105,7 @@ class ExportReport:
         if self.mean_error_m is None:
             return f"{len(self.samples)} sample(s), no BVH written"
         how = "IK fit" if self.representation != ROTATIONS else "exact inverse"
+        how += ", before the foot clean-up" if self.cleaned else ""
         lines = [f"  {s.bvh}: {s.frames} frames; joint error of the file ({how}): mean {100 * s.mean_error_m:.3f} cm,"
                  f" max {100 * s.max_error_m:.3f} cm" for s in self.samples]
         lines.append(f"mean joint error over {len(self.samples)} sample(s): {100 * self.mean_error_m:.3f} cm "
@@ -140,7 +151,8 @@ def samples_to_motions(poses: np.ndarray, control: np.ndarray, start: np.ndarray
 
 
 def write_samples_npz(path: str | Path, samples, feature_def: FeatureDefinition, positions: np.ndarray,
-                      labels: list[str], export_error: Optional[np.ndarray] = None) -> Path:
+                      labels: list[str], export_error: Optional[np.ndarray] = None,
+                      raw_positions: np.ndarray | None = None) -> Path:
     """Write the analysis ``.npz`` (keys in the module docstring)."""
     path = Path(path)
     root_xz, heading = samples.root_paths()
@@ -156,6 +168,13 @@ def write_samples_npz(path: str | Path, samples, feature_def: FeatureDefinition,
         representation=np.asarray(feature_def.representation), labels=np.asarray(labels), root=np.int64(root))
     if export_error is not None:
         arrays["export_error"] = export_error.astype(np.float32)
+    arrays["cleaned"] = np.bool_(raw_positions is not None)
+    if raw_positions is not None:
+        arrays["raw_positions"] = np.asarray(raw_positions, dtype=np.float32)
+    contacts = feature_def.contacts_of(samples.poses)
+    if contacts is not None:
+        arrays["contacts"] = np.asarray(contacts, dtype=np.float32)
+        arrays["contact_joints"] = np.asarray(feature_def.contact_joints)
     if samples.ground_truth is not None:
         gt = np.asarray(samples.ground_truth, dtype=np.float64)
         arrays["ground_truth"] = gt.astype(np.float32)
@@ -175,7 +194,8 @@ def export_paths(out_dir: str | Path, num: int, prefix: str = "sample", bvh: boo
 
 def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path, prefix: str = "sample",
                    bvh: bool = True, npz: bool = True, precision: int = 6, info: Optional[dict] = None,
-                   progress: bool = False, force: bool = True, **ik_options) -> ExportReport:
+                   progress: bool = False, force: bool = True, cleanup: bool = True, profile: Any = None,
+                   **ik_options) -> ExportReport:
     """Write ``{prefix}_{i:03d}.bvh`` per sample, ``samples.npz`` and ``report.json`` into ``out_dir``.
 
     Args:
@@ -188,38 +208,46 @@ def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path,
         info: metadata stored in ``report.json``.
         progress: tqdm bar over the files.
         force: overwrite existing files; False: :class:`OutputExistsError` if any exists.
+        cleanup: clean up the feet (:mod:`moglow.cleanup`); False writes the raw model.
+        profile: the skeleton profile (contact thresholds for models without contact channels).
         **ik_options: passed to :func:`data_pipeline.ik.inverse_kinematics`.
     Returns:
         an :class:`ExportReport` (also written as ``report.json``).
     Every file is written to a temporary name and renamed: a failure leaves no truncated file.
     """
+    from data_pipeline.kinematics import motion_from_local
+    from moglow.cleanup import skeleton_motion
+
     out = Path(out_dir)
     refuse_overwrite(export_paths(out, samples.num, prefix, bvh, npz), force)
     make_folder(out)
     names = [f"{prefix}_{i:03d}" for i in range(samples.num)]
-    positions = samples.world_positions(feature_def)
+    sk = skeleton_motion(samples.poses, samples.control, samples.start, feature_def, profile, cleanup, **ik_options)
+    positions = sk.positions
     entries: list[SampleExport] = []
-    error = None
     if bvh:
-        motions = samples_to_motions(samples.poses, samples.control, samples.start, feature_def, positions, names,
-                                     **ik_options)
-        error = np.zeros(positions.shape[:-1])
+        skeleton = feature_def.source_skeleton()
         items = range(samples.num)
         if progress:
             from data_pipeline.progress import progress_bar
             items = progress_bar(items, desc="writing BVH", unit="file")
+        target = positions if sk.cleaned else sk.raw_positions
         for i in items:
             file = out / f"{names[i]}.bvh"
-            write_bvh(motions[i], file, precision=precision)
-            back = read_bvh(file)  # measure what the file holds, after rounding
-            error[i] = joint_position_error(back, positions[i], feature_def.file_joints, feature_def.unit_scale)
-            entries.append(SampleExport(names[i], file.name, samples.num_frames, float(error[i].mean()),
-                                        float(error[i].max()),
-                                        {j: float(e) for j, e in zip(feature_def.joints, error[i].mean(axis=0))}))
+            write_bvh(motion_from_local(skeleton, sk.local_rot[i], sk.local_pos[i], 1.0 / feature_def.fps,
+                                        source=names[i]), file, precision=precision)
+            back = read_bvh(file)  # what the file holds, after rounding
+            err = joint_position_error(back, target[i], feature_def.file_joints, feature_def.unit_scale)
+            if sk.cleaned:  # the fit's error before the clean-up moved the legs on purpose, or the rounding
+                err = np.maximum(sk.fit_error[i], err)
+            entries.append(SampleExport(names[i], file.name, samples.num_frames, float(err.mean()), float(err.max()),
+                                        {j: float(e) for j, e in zip(feature_def.joints, err.mean(axis=0))}))
     else:
         entries = [SampleExport(n, None, samples.num_frames, None, None) for n in names]
-    npz_path = write_samples_npz(out / "samples.npz", samples, feature_def, positions, names, error) if npz else None
+    error = np.stack([sk.fit_error[i] for i in range(samples.num)]) if bvh else None
+    npz_path = write_samples_npz(out / "samples.npz", samples, feature_def, positions, names, error,
+                                 sk.raw_positions if sk.cleaned else None) if npz else None
     report = ExportReport(str(out), feature_def.representation, entries, npz_path.name if npz_path else None,
-                          dict(info or {}))
+                          dict(info or {}), sk.cleaned)
     report.write_json(out / "report.json")
     return report

@@ -20,7 +20,7 @@ from data_pipeline.scaler import Scaler
 from moglow.checkpoint import data_metadata, load_model, save_checkpoint
 from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
 from moglow.evaluation.config import EvaluationConfig
-from moglow.evaluation.evaluate import (GENERATED, METRICS, REFERENCE, Pipeline, evaluate_checkpoint,
+from moglow.evaluation.evaluate import (CLEANED, GENERATED, METRICS, REFERENCE, Pipeline, evaluate_checkpoint,
                                         generate_along_paths, heldout_nll, load_heldout)
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
@@ -89,6 +89,17 @@ def test_evaluate_checkpoint_end_to_end(walks, checkpoint, tmp_path):
     assert gen["bone_length_cv_mean"] > 100 * ref["bone_length_cv_mean"]
     for key in ("jerk_m_s3", "penetration_fraction", "foot_contact_fraction"):
         assert math.isfinite(gen[key]) and math.isfinite(ref[key])
+    # what the user gets: the same motion on the skeleton (rigid), feet cleaned up (contacts
+    # estimated from the motion: this checkpoint has no contact channels), scored on the same frames
+    clean = res.rows[CLEANED]
+    assert clean["frames"] == gen["frames"] and clean["motions"] == gen["motions"]
+    assert clean["bone_length_cv_mean"] < 1e-9 < gen["bone_length_cv_mean"]
+    assert clean["penetration_fraction"] <= gen["penetration_fraction"]
+    assert clean["frechet_windows"] == ref["frechet_windows"] and clean["path_error_cm"] < 1e-3
+    raw_only = evaluate_checkpoint(checkpoint, root, cfg, device="cpu", progress=False, cleanup=False)
+    assert CLEANED not in raw_only.rows and raw_only.rows[GENERATED]["jerk_m_s3"] == pytest.approx(gen["jerk_m_s3"])
+    # too little data for the Fréchet covariance and the gait metrics: said, not hidden
+    assert any("Fréchet" in w for w in res.info["warnings"]) and any("shorter" in w for w in res.info["warnings"])
 
     json_path, md_path = res.write(tmp_path / "out")
     saved = json.loads(json_path.read_text())
@@ -144,7 +155,8 @@ def test_cli_writes_json_and_table(walks, checkpoint, tmp_path, capsys):
                "--device", "cpu", "--out", str(out), "--no-progress"])
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "Held-out NLL" in printed and "generated (T=0.5, 2/path)" in printed
+    assert "Held-out NLL" in printed and "generated (T=0.5, 2/path): raw model" in printed
+    assert "what the user gets" in printed and "**Warning:**" in printed
     saved = json.loads((out / "evaluation.json").read_text())
     assert saved["info"]["num_samples"] == 2 and saved["info"]["temperature"] == 0.5
     assert (out / "evaluation.md").read_text().startswith("## Evaluation")

@@ -181,7 +181,7 @@ def _samples(data, num=2, seconds=2.0, temperature=0.5):
 def test_export_positions_writes_bvh_npz_and_report(procedural_data, tmp_path):
     data = procedural_data["positions"]
     meta, samples = _samples(data)
-    report = export_samples(samples, meta.feature_def, tmp_path, info={"note": "test"})
+    report = export_samples(samples, meta.feature_def, tmp_path, info={"note": "test"}, cleanup=False)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["report.json", "sample_000.bvh", "sample_001.bvh", "samples.npz"]
     positions = samples.world_positions(meta.feature_def)
@@ -216,10 +216,39 @@ def test_export_positions_writes_bvh_npz_and_report(procedural_data, tmp_path):
     assert clip.positions.shape == positions.shape and clip.fps == 20.0
 
 
+@pytest.mark.parametrize("rep", ["positions", "rotations"])
+def test_export_cleans_up_the_feet_by_default(procedural_data, tmp_path, rep):
+    """What the user gets: the npz positions are exactly what the written BVH shows (rigid
+    skeleton, feet at or above the floor); the model's own positions are kept beside them."""
+    data = procedural_data[rep]
+    meta, samples = _samples(data)
+    report = export_samples(samples, meta.feature_def, tmp_path, profile=meta.profile)
+    assert report.cleaned and json.loads((tmp_path / "report.json").read_text())["cleaned"]
+    fdef = meta.feature_def
+    with np.load(tmp_path / "samples.npz") as z:
+        assert bool(z["cleaned"])
+        np.testing.assert_allclose(z["raw_positions"], samples.world_positions(fdef), atol=1e-5)
+        shown = z["positions"].astype(np.float64)
+    skel = fdef.source_skeleton()
+    levels = meta.profile.contacts.level_array()
+    feet = [fdef.file_joints.index(j) for j in meta.profile.contacts.joints]
+    for i in range(samples.num):
+        back = read_bvh(tmp_path / f"sample_{i:03d}.bvh")
+        world, _ = forward_kinematics(back)
+        idx = [back.skeleton.index(j) for j in fdef.file_joints]
+        np.testing.assert_allclose(world[:, idx] * fdef.unit_scale, shown[i], atol=1e-5)  # float32 npz, 6-decimal BVH
+        has = skel.parents >= 0
+        has[skel.index(fdef.root)] = False
+        lengths = np.linalg.norm(world[:, has] - world[:, skel.parents[has]], axis=-1)
+        np.testing.assert_allclose(lengths, np.broadcast_to(np.linalg.norm(skel.offsets[has], axis=-1), lengths.shape),
+                                   atol=1e-4)  # file units (cm), 6-decimal rounding of the angles
+    assert (shown[..., feet, 1] >= levels - 1e-5).all()
+
+
 def test_export_rotations_is_exact(procedural_data, tmp_path):
     data = procedural_data["rotations"]
     meta, samples = _samples(data, num=2)
-    report = export_samples(samples, meta.feature_def, tmp_path)
+    report = export_samples(samples, meta.feature_def, tmp_path, cleanup=False)
     assert report.representation == "rotations"
     assert report.max_error_m < 1e-4  # 6-decimal BVH rounding only
 

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=20.0, help="without --checkpoint: frame rate to resample to")
     add_device(parser)
     parser.add_argument("--force", action="store_true", help="replace evaluation.json/.md already in --out")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="score only the raw model (by default a second row scores what the user gets: the "
+                             "motion on the training skeleton with the feet cleaned up, as every output writes it)")
     add_progress(parser)
 
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from moglow.cli_checks import MAX_TEMPERATURE, UsageError, check_device, check_range
     from moglow.evaluation.config import load_evaluation_config
     from moglow.evaluation.evaluate import EvaluationError, EvaluationResult, evaluate_checkpoint, evaluate_reference
+    from moglow.pretrained import is_pretrained
 
     result_paths = EvaluationResult.output_paths
 
@@ -69,11 +73,14 @@ def run(args: argparse.Namespace) -> int:
             if args.data is None and args.split is None:
                 raise ValueError("give --data HELD_OUT_BVH_DIR or --split test")
             ckpt = Path(args.checkpoint)
-            out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
+            if is_pretrained(args.checkpoint):  # never write into the installed package
+                out = args.out or Path(f"evaluation-{str(args.checkpoint).split(':', 1)[1]}")
+            else:
+                out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
             check_device(args.device)
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
             result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
-                                         split=args.split)
+                                         split=args.split, cleanup=not args.no_cleanup)
         elif args.profile:
             from data_pipeline.config import DataConfig
 

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--prefix", default="sample", help="file name prefix of the BVH files")
     parser.add_argument("--no-bvh", action="store_true", help="write only the npz")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="write the raw model: no foot clean-up (by default planted feet are locked, the legs "
+                             "solved by IK and the feet kept above the floor, in the BVH, the npz and so the video)")
     add_device(parser)
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="storage of the large weight matrices while sampling: fp32 (exact, default); bf16 or "
@@ -108,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
                 "generation_seconds": round(seconds_taken, 3),
                 "generated_frames_per_second": round(samples.num * samples.num_frames / seconds_taken, 1)}
         report = export_samples(samples, meta.feature_def, args.out, prefix=args.prefix, bvh=not args.no_bvh,
-                                info=info, progress=not args.no_progress, force=args.force)
+                                info=info, progress=not args.no_progress, force=args.force,
+                                cleanup=not args.no_cleanup, profile=meta.profile)
     except (CheckpointError, PathError, ConfigError, BVHError, ProfileError, UsageError, OSError, ValueError,
             KeyError, RuntimeError) as e:
         return fail(str(e))

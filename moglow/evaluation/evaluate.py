@@ -9,8 +9,10 @@ Steps:
 3. For every take, ``num_samples`` motions generated along the take's own control path,
    seeded with its first ``tau`` real poses (:func:`generate_along_paths`).
 4. The same metrics (:mod:`moglow.evaluation.metrics`, :mod:`moglow.evaluation.frechet`)
-   on the generated motion and, as the reference row, on the held-out mocap itself, over
-   the same frames (after the ``tau`` context frames).
+   on the generated motion as the model makes it (``generated``: the raw model), on what the
+   user gets (``cleaned``: on the training skeleton with the feet cleaned up, as every output
+   writes it, :mod:`moglow.cleanup`; left out with ``cleanup=False``) and, as the reference
+   row, on the held-out mocap itself, over the same frames (after the ``tau`` context frames).
 
 Without a checkpoint (:func:`evaluate_reference`) only the mocap row is computed, for any
 BVH folder with a skeleton profile.
@@ -44,6 +46,7 @@ from data_pipeline.heading import forward_directions, heading_angles, smooth_hea
 from data_pipeline.profiles import ProfileError, SkeletonProfile, load_profile
 from data_pipeline.scaler import Scaler
 from data_pipeline.typed_config import to_dict
+from moglow.cleanup import contact_spec_for
 from moglow.sampling import generate_poses
 from moglow.units import nats_to_bits
 
@@ -53,6 +56,8 @@ from .frechet import feature_scale, frechet_between, window_features
 
 REFERENCE = "mocap"
 GENERATED = "generated"
+#: the generated motion as the user gets it: on the skeleton, feet cleaned up (:mod:`moglow.cleanup`)
+CLEANED = "cleaned"
 
 
 class EvaluationError(RuntimeError):
@@ -156,27 +161,54 @@ def list_files(data_dir: str | Path, pattern: str | Sequence[str] = "*.bvh", max
     return files[:max_files] if max_files else files
 
 
-def split_files(ckpt: dict, split: str) -> tuple[Path, list[Path]]:
+def split_files(ckpt: dict, split: str, data_dir: str | Path | None = None) -> tuple[Path, list[Path]]:
     """The files of one split (``"train"``, ``"val"``, ``"test"``) of the data a checkpoint was
-    trained on: (the raw data folder, its files), from the prepared data's ``manifest.json``.
+    trained on: (the raw data folder, its files).
+
+    From the prepared data's ``manifest.json`` when it is still there; else (a shipped model,
+    :mod:`moglow.pretrained`, or a cleared cache) from the names and sha256 the checkpoint
+    stores (``data["split"]``), found in ``data_dir`` or the folder recorded at training
+    (relative to the working directory), each checked by its sha256.
 
     Raises:
-        EvaluationError: the checkpoint records no prepared folder, or its manifest is gone.
+        EvaluationError: the split cannot be found (the message says which files are missing).
     """
-    prepared = (ckpt.get("data") or {}).get("prepared_dir")
-    if not prepared:
-        raise EvaluationError("this checkpoint records no prepared-data folder, so its splits are unknown; "
-                              "give the held-out folder with --data instead")
-    manifest = Path(prepared) / "manifest.json"
-    if not manifest.is_file():
+    meta = ckpt.get("data") or {}
+    prepared = meta.get("prepared_dir")
+    manifest = Path(prepared) / "manifest.json" if prepared else None
+    if manifest is not None and manifest.is_file():
+        man = json.loads(manifest.read_text())
+        root = Path(data_dir) if data_dir is not None else Path(man["data_dir"])
+        entries = [(f["path"], f.get("sha256") if data_dir is not None else None)
+                   for f in man["files"] if f.get("split") == split]
+        known = sorted({f.get("split") for f in man["files"]})
+    elif meta.get("split"):
+        stored = meta["split"]
+        places = [Path(stored["data_dir"])] + ([Path(stored["data_dir_at_training"])]
+                                               if stored.get("data_dir_at_training") else [])
+        root = Path(data_dir) if data_dir is not None else next((p for p in places if p.is_dir()), places[0])
+        entries = [(rel, sha) for rel, sha in stored["files"].get(split, [])]
+        known = sorted(stored["files"])
+    elif manifest is not None and not manifest.is_file():
         raise EvaluationError(f"{manifest} is gone (prepared cache cleared?); prepare the data again with the "
                               "run's config, or give the held-out folder with --data")
-    man = json.loads(manifest.read_text())
-    root = Path(man["data_dir"])
-    files = [root / f["path"] for f in man["files"] if f.get("split") == split]
-    if not files:
-        raise EvaluationError(f"the checkpoint's data has no {split!r} files (splits: "
-                              f"{sorted({f.get('split') for f in man['files']})})")
+    else:
+        raise EvaluationError("this checkpoint records no prepared-data folder, so its splits are unknown; "
+                              "give the held-out folder with --data instead")
+    if not entries:
+        raise EvaluationError(f"the checkpoint's data has no {split!r} files (splits: {known})")
+    files = [root / rel for rel, _ in entries]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise EvaluationError(f"{len(missing)} of the {len(files)} {split!r} files are not in {root} (e.g. "
+                              f"{missing[0]}); give the folder that holds them with --data")
+    if any(sha for _, sha in entries):
+        from data_pipeline.prepare import file_sha256
+
+        changed = [str(f) for f, (_, sha) in zip(files, entries) if sha and file_sha256(f) != sha]
+        if changed:
+            raise EvaluationError(f"{len(changed)} {split!r} file(s) in {root} differ from the ones the model was "
+                                  f"split on (sha256), e.g. {changed[0]}")
     return root, files
 
 
@@ -235,6 +267,18 @@ def world_positions(poses: np.ndarray, seq: FeatureSequence, fdef: FeatureDefini
     return np.stack(out).reshape(poses.shape[:-1] + out[0].shape[-2:])
 
 
+def cleaned_positions(poses: np.ndarray, seq: FeatureSequence, fdef: FeatureDefinition, profile: Any = None
+                      ) -> np.ndarray:
+    """(S, F, J, 3) metres: poses (S, F, D) along ``seq``'s path as the user gets them (:mod:`moglow.cleanup`)."""
+    from moglow.cleanup import skeleton_motion
+
+    f = poses.shape[-2]
+    control = np.broadcast_to(seq.control[:f], poses.shape[:-1] + seq.control.shape[-1:])
+    start = np.broadcast_to(seq.root_start, poses.shape[:-2] + (3,))
+    pt = seq.passthrough[:f] if fdef.representation == "rotations" else None
+    return skeleton_motion(poses, control, start, fdef, profile, cleanup=True, passthrough=pt).positions
+
+
 def training_overlap(ckpt: dict, files: Sequence[Path]) -> list[str]:
     """Held-out files whose bytes are those of a *training* file of the checkpoint (by sha256),
     when the checkpoint's prepared-data folder is still there to tell; else []."""
@@ -242,6 +286,10 @@ def training_overlap(ckpt: dict, files: Sequence[Path]) -> list[str]:
 
     prepared = (ckpt.get("data") or {}).get("prepared_dir")
     manifest = Path(prepared) / "manifest.json" if prepared else None
+    stored = (ckpt.get("data") or {}).get("split")
+    if (manifest is None or not manifest.is_file()) and stored:
+        train = {sha for _, sha in stored["files"].get("train", [])}
+        return [str(p) for p in files if file_sha256(p) in train]
     if manifest is None or not manifest.is_file():
         return []
     try:
@@ -542,9 +590,10 @@ def _fmt(v: Any) -> str:
 def format_table(result: EvaluationResult) -> str:
     """A markdown table: one line per metric, one column per row (mocap, generated)."""
     info = result.info
-    names = [n for n in (REFERENCE, GENERATED) if n in result.rows]
+    names = [n for n in (REFERENCE, GENERATED, CLEANED) if n in result.rows]
     head = {REFERENCE: "mocap (reference)", GENERATED: f"generated (T={info.get('temperature')}, "
-                                                        f"{info.get('num_samples')}/path)"}
+                                                        f"{info.get('num_samples')}/path): raw model",
+            CLEANED: "generated, cleaned up: what the user gets"}
     lines = [f"## Evaluation: {info.get('checkpoint') or 'mocap only'}", ""]
     after = (f"; metrics over the frames after the first {info['context_frames']} (the generator's context)"
              if info.get("context_frames") else "")
@@ -562,6 +611,8 @@ def format_table(result: EvaluationResult) -> str:
     for key, label, unit, better in METRICS:
         lines.append(f"| {label} | {unit} | {better} | " + " | ".join(_fmt(result.rows[n].get(key)) for n in names)
                      + " |")
+    for w in info.get("warnings") or []:
+        lines += ["", f"**Warning:** {w}."]
     lines += ["", "Fréchet distance: to real half B of the takes, from real half A (mocap: the noise floor) "
                   "and from motion generated along A's paths (same number of windows); "
                   "mocap diversity: undefined (one take per path). – : not defined."]
@@ -580,6 +631,31 @@ def _levels(real: np.ndarray, roles: JointRoles, cfg: EvaluationConfig) -> np.nd
     return M.foot_levels(real, roles.feet, cfg.feet.level_percentile)
 
 
+#: the Fréchet distance's covariance needs about this many windows per feature dimension
+FRECHET_WINDOWS_PER_DIM = 10
+
+
+def data_warnings(rows: dict[str, dict], seqs: Sequence[FeatureSequence], context: int, fps: float,
+                  num_joints: int, max_period_s: float = 2.0) -> list[str]:
+    """Where the numbers rest on too little data: the Fréchet distance on fewer windows than
+    ~10x its feature dimensions (7 per joint, :func:`moglow.evaluation.frechet.window_features`),
+    and takes too short for the gait metrics (the stride search needs two of its longest period)."""
+    out = []
+    dims = 7 * num_joints
+    n = rows.get(REFERENCE, {}).get("frechet_windows")
+    if n is not None and n < FRECHET_WINDOWS_PER_DIM * dims:
+        out.append(f"the Fréchet distances rest on {n} windows per set for {dims} feature dimensions (fewer than "
+                   f"{FRECHET_WINDOWS_PER_DIM}x): their covariances are poorly estimated, compare them only with "
+                   "the mocap row's noise floor measured on the same takes")
+    lengths = np.array([(s.num_frames - context) / fps for s in seqs])
+    short = int((lengths < 2 * max_period_s).sum())
+    if len(lengths) and short:
+        out.append(f"{short} of {len(lengths)} takes are shorter than {2 * max_period_s:g} s after the context "
+                   f"(median {np.median(lengths):.1f} s): the gait metrics (periodicity, stride) search strides "
+                   "only up to half a take there and read low or noisy")
+    return out
+
+
 def _reference_rows(seqs: Sequence[FeatureSequence], fdef: FeatureDefinition, roles: JointRoles,
                     pipeline: Pipeline, cfg: EvaluationConfig, context: int, lookahead: int
                     ) -> tuple[list[RowInputs], dict[str, Any], list[np.ndarray]]:
@@ -595,7 +671,7 @@ def _reference_rows(seqs: Sequence[FeatureSequence], fdef: FeatureDefinition, ro
 
 
 def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats: list[np.ndarray] | None,
-                  cfg: EvaluationConfig) -> None:
+                  cfg: EvaluationConfig, cleaned_feats: list[np.ndarray] | None = None) -> None:
     """Fréchet distances measured like with like: the takes are split into alternate halves A
     and B; the mocap row is d²(real A, real B) (the noise floor) and the generated row is
     d²(generated for the takes of A, real B), with the generated windows subsampled (seeded)
@@ -607,22 +683,32 @@ def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats
     rows[REFERENCE]["frechet_distance"] = (frechet_between(half_a, half_b, scale) if half_a and half_b else None)
     rows[REFERENCE]["frechet_windows"] = int(sum(f.shape[0] for f in half_a))
     if gen_feats is not None:
-        # gen_feats holds num_samples motions per take, take-major, in the order of real_feats
-        per_take = len(gen_feats) // max(1, len(real_feats))
-        if per_take < 1 or per_take * len(real_feats) != len(gen_feats):
-            raise ValueError("generated window features must come num_samples per take, in the takes' order")
-        g = [f for i in keep[0::2] for f in gen_feats[i * per_take:(i + 1) * per_take] if f.shape[0]]
-        g = np.concatenate(g) if g else np.zeros((0, 1))
-        n = int(sum(f.shape[0] for f in half_a))
-        if g.shape[0] > n:
-            g = g[np.sort(np.random.default_rng(0).choice(g.shape[0], size=n, replace=False))]
-        rows[GENERATED]["frechet_distance"] = frechet_between(g, half_b, scale) if half_b and g.shape[0] else None
-        rows[GENERATED]["frechet_windows"] = int(g.shape[0])
+        _frechet_generated(rows, GENERATED, keep, real_feats, gen_feats, half_a, half_b, scale)
+    if cleaned_feats is not None:
+        _frechet_generated(rows, CLEANED, keep, real_feats, cleaned_feats, half_a, half_b, scale)
+
+
+def _frechet_generated(rows: dict[str, dict], name: str, keep: list[int], real_feats: list[np.ndarray],
+                       gen_feats: list[np.ndarray], half_a: list[np.ndarray], half_b: list[np.ndarray],
+                       scale: Any) -> None:
+    """The Fréchet distance of one generated row (see :func:`_frechet_rows`)."""
+    # gen_feats holds num_samples motions per take, take-major, in the order of real_feats
+    per_take = len(gen_feats) // max(1, len(real_feats))
+    if per_take < 1 or per_take * len(real_feats) != len(gen_feats):
+        raise ValueError("generated window features must come num_samples per take, in the takes' order")
+    g = [f for i in keep[0::2] for f in gen_feats[i * per_take:(i + 1) * per_take] if f.shape[0]]
+    g = np.concatenate(g) if g else np.zeros((0, 1))
+    n = int(sum(f.shape[0] for f in half_a))
+    if g.shape[0] > n:
+        g = g[np.sort(np.random.default_rng(0).choice(g.shape[0], size=n, replace=False))]
+    rows[name]["frechet_distance"] = frechet_between(g, half_b, scale) if half_b and g.shape[0] else None
+    rows[name]["frechet_windows"] = int(g.shape[0])
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg: EvaluationConfig | None = None,
                         device: str | torch.device = "auto", progress: bool = True,
-                        log: Callable[[str], None] | None = None, split: str | None = None) -> EvaluationResult:
+                        log: Callable[[str], None] | None = None, split: str | None = None,
+                        cleanup: bool = True) -> EvaluationResult:
     """Evaluate a checkpoint on a folder of held-out BVH files (see the module docstring).
 
     Args:
@@ -634,6 +720,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         cfg: settings (default: ``configs/evaluation.yaml``'s defaults).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: tqdm bars. log: one-line messages (default: print when ``progress``).
+        cleanup: also score what the user gets (the ``cleaned`` row: skeleton fit and foot clean-up).
     """
     from moglow.checkpoint import load_model
     from moglow.sampling import optimise_for_sampling
@@ -648,8 +735,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
     pipeline = Pipeline.from_checkpoint(ckpt)
     only = None
     if split is not None:
-        root, only = split_files(ckpt, split)
-        data_dir = data_dir or root
+        root, only = split_files(ckpt, split, data_dir)
+        data_dir = root
     if data_dir is None:
         raise EvaluationError("give a held-out folder, or a split of the checkpoint's own data")
     files = list_files(data_dir, cfg.pattern, cfg.max_files, only)
@@ -681,7 +768,18 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         gen_takes.append(dataclasses.replace(ref, motions=world))
     gen_row, gen_feats = row_metrics(gen_takes, roles, pipeline.fps, cfg, pipeline.data_config)
     rows = {REFERENCE: ref_row, GENERATED: gen_row}
-    _frechet_rows(rows, ref_feats, gen_feats, cfg)
+    clean_feats = None
+    if cleanup and contact_spec_for(fdef, pipeline.profile) is None:
+        log(f"no cleaned row: profile {pipeline.profile.name!r} defines no foot contacts")
+        cleanup = False
+    if cleanup:
+        clean_takes = [dataclasses.replace(ref, motions=cleaned_positions(poses, seq, fdef, pipeline.profile))
+                       for seq, poses, ref in zip(seqs, generated, ref_takes, strict=True)]
+        rows[CLEANED], clean_feats = row_metrics(clean_takes, roles, pipeline.fps, cfg, pipeline.data_config)
+    _frechet_rows(rows, ref_feats, gen_feats, cfg, clean_feats)
+    notes = data_warnings(rows, seqs, tau, pipeline.fps, len(roles.names))
+    for w in notes:
+        warnings.warn(w, stacklevel=2)
 
     info = {
         "checkpoint": str(checkpoint), "step": ckpt.get("step"), "data_dir": str(data_dir), "files": len(seqs),
@@ -689,7 +787,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         "context_frames": tau, "lookahead": la, "num_samples": cfg.num_samples, "temperature": cfg.temperature,
         "seed": cfg.seed, "device": str(dev), "training_overlap": len(overlap),
         "data_hash": (ckpt.get("data") or {}).get("data_hash"), "config": to_dict(cfg),
-        "seconds": round(time.perf_counter() - t0, 2),
+        "seconds": round(time.perf_counter() - t0, 2), "warnings": notes,
     }
     return EvaluationResult(info, nll, rows)
 
@@ -713,12 +811,16 @@ def evaluate_reference(data_dir: str | Path, profile: str | Path | SkeletonProfi
     _, row, feats = _reference_rows(seqs, fdef, roles, pipeline, cfg, 0, 0)
     rows = {REFERENCE: row}
     _frechet_rows(rows, feats, None, cfg)
+    notes = data_warnings(rows, seqs, 0, pipeline.fps, len(roles.names))
+    for w in notes:
+        warnings.warn(w, stacklevel=2)
     info = {"checkpoint": None, "data_dir": str(data_dir), "files": len(seqs), "fps": pipeline.fps,
             "profile": prof.name, "representation": "positions", "context_frames": 0, "lookahead": 0,
-            "num_samples": None, "temperature": None, "config": to_dict(cfg)}
+            "num_samples": None, "temperature": None, "config": to_dict(cfg), "warnings": notes}
     return EvaluationResult(info, None, rows)
 
 
-__all__ = ["Pipeline", "JointRoles", "RowInputs", "EvaluationResult", "EvaluationError", "list_files",
+__all__ = ["CLEANED", "cleaned_positions", "data_warnings", "Pipeline", "JointRoles", "RowInputs", "EvaluationResult",
+           "EvaluationError", "list_files",
            "load_heldout", "crop", "world_positions", "training_overlap", "heldout_nll", "generate_along_paths",
            "row_metrics", "motion_heading", "evaluate_checkpoint", "evaluate_reference", "format_table", "METRICS"]

@@ -1,0 +1,120 @@
+"""Shipped models (moglow.pretrained): pack a tiny checkpoint built here, resolve ``pretrained:NAME``
+through the one checkpoint resolver, list it, and find its test split again without the prepared
+data. The shipped file itself is only checked for its size, its card and that it loads."""
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import require_path
+from data_pipeline.config import DataConfig
+from data_pipeline.prepare import PreparedData, prepare_dataset
+from data_pipeline.splits import SplitConfig
+from moglow import pretrained
+from moglow.pretrained.pack import pack_checkpoint
+from moglow.checkpoint import CheckpointError, load_checkpoint, load_model
+from moglow.cli import main
+from moglow.evaluation.config import EvaluationConfig
+from moglow.evaluation.evaluate import EvaluationError, evaluate_checkpoint, split_files
+from sampling_testutils import procedural_takes, random_model, tiny_model_config, write_checkpoint
+
+torch.set_num_threads(1)
+CARD = "# tiny: a test model\n\nData: procedural takes.\n"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrained")
+    bvh = procedural_takes(root / "bvh", num=4, seconds=3.0)
+    cfg = DataConfig(profile="procedural", data_dir=str(bvh),
+                     split=SplitConfig(val_fraction=0.0, test_fraction=0.25, stratify="none"))
+    data = PreparedData.load(prepare_dataset(cfg, bvh, root / "prepared", progress=False, workers=1,
+                                             log=lambda s: None))
+    model = random_model(tiny_model_config(tau=3), data.pose_dim, scale=0.02)
+    run = root / "run"
+    write_checkpoint(run / "latest.pt", model, data)
+    folder = root / "models"
+    path = pack_checkpoint(run, folder / "tiny.pt")
+    (folder / "tiny.md").write_text(CARD)
+    return {"root": root, "bvh": bvh, "folder": folder, "path": path, "model": model, "run": run}
+
+
+@pytest.fixture
+def registry(shipped, monkeypatch):
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", shipped["folder"])
+    return shipped
+
+
+def test_pack_keeps_the_model_and_the_split_and_drops_training_state(shipped):
+    ckpt = load_checkpoint(shipped["path"])
+    assert "optimizer" not in ckpt and "rng" not in ckpt and ckpt["data"]["prepared_dir"] is None
+    split = ckpt["data"]["split"]
+    assert len(split["files"]["test"]) == 1 and len(split["files"]["train"]) == 3
+    assert all(len(sha) == 64 for _, sha in split["files"]["test"])
+    assert shipped["path"].stat().st_size < pretrained.MAX_BYTES
+
+
+def test_pretrained_name_resolves_everywhere_a_checkpoint_is_taken(registry):
+    model, ckpt = load_model("pretrained:tiny")
+    for key, value in registry["model"].state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+    assert load_checkpoint("pretrained:tiny")["step"] == 0
+    with pytest.raises(CheckpointError, match="shipped: tiny"):
+        load_checkpoint("pretrained:nope")
+    assert [m.name for m in pretrained.available()] == ["tiny"]
+    assert pretrained.available()[0].summary == "tiny: a test model"
+    import argparse
+
+    from moglow.commands import pretrained as command  # called directly: entry points need an install
+
+    def run(argv):
+        parser = argparse.ArgumentParser()
+        command.add_arguments(parser)
+        return command.run(parser.parse_args(argv))
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert run([]) == 0 and run(["tiny"]) == 0
+    assert "pretrained:tiny" in out.getvalue() and "Data: procedural takes." in out.getvalue()
+    # moglow sample takes it too
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["sample", "--checkpoint", "pretrained:tiny", "--path", "line:speed=1", "--seconds", "1",
+                   "--out", str(registry["root"] / "samples"), "--no-progress"])
+    assert rc == 0 and (registry["root"] / "samples" / "sample_000.bvh").is_file()
+
+
+def test_test_split_is_found_again_without_the_prepared_data(registry, tmp_path):
+    ckpt = load_checkpoint("pretrained:tiny")
+    root, files = split_files(ckpt, "test")
+    assert root == registry["bvh"] and len(files) == 1 and files[0].is_file()
+    # another copy of the data (e.g. --data), checked by sha256
+    copy = shutil.copytree(registry["bvh"], tmp_path / "copy")
+    assert split_files(ckpt, "test", copy)[1] == [Path(copy) / files[0].name]
+    res = evaluate_checkpoint("pretrained:tiny", copy, EvaluationConfig(num_samples=2, batch_size=4, nll_window=0),
+                              device="cpu", progress=False, split="test")
+    assert res.info["files"] == 1 and res.info["training_overlap"] == 0
+    (Path(copy) / files[0].name).write_text((Path(copy) / files[0].name).read_text().replace("0.", "1.", 1))
+    with pytest.raises(EvaluationError, match="differ"):
+        split_files(ckpt, "test", copy)
+    shutil.rmtree(tmp_path / "copy")
+    with pytest.raises(EvaluationError, match="not in"):
+        split_files(ckpt, "test", tmp_path)
+
+
+SHIPPED = pretrained.PRETRAINED_DIR
+
+
+def test_shipped_models_have_cards_and_load():
+    require_path(SHIPPED / "bandai2_small.pt", "the shipped model")
+    for m in pretrained.available():
+        assert m.size_bytes <= pretrained.MAX_BYTES and m.card is not None
+        card = m.card.read_text()
+        for needed in ("CC BY-NC 4.0", "Bandai Namco Research Inc.", "moglow train", "--split test", "non-commercial"):
+            assert needed in card, (m.name, needed)
+        model, ckpt = load_model(f"pretrained:{m.name}")
+        assert ckpt["data"]["split"]["files"]["test"] and model.pose_dim == ckpt["data"]["pose_dim"]
