@@ -191,8 +191,16 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         raise ConfigError(f"{path}{' with --set ' + ' '.join(overrides) if overrides else ''}: {e}") from None
 
 
+#: keys that older versions stored in checkpoints and that no longer exist, by section: dropped when
+#: a stored config is read, so old checkpoints keep loading (a config file naming one is still an error)
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {"train": ("inject_nan_at",)}
+
+
 def experiment_from_dict(d: dict) -> ExperimentConfig:
-    """Rebuild a config from :func:`experiment_to_dict`'s output (e.g. from a checkpoint)."""
+    """Rebuild a config from :func:`experiment_to_dict`'s output (e.g. from a checkpoint), dropping
+    :data:`RETIRED_KEYS`."""
+    d = {section: {k: v for k, v in body.items() if k not in RETIRED_KEYS[section]}
+         if section in RETIRED_KEYS and isinstance(body, dict) else body for section, body in d.items()}
     return from_dict(ExperimentConfig, d)
 
 
