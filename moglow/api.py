@@ -36,6 +36,9 @@ class Clip:
         joint_names: the model's joint names.
         fps: frames per second.
         feature_def: the feature layout (with the training skeleton, for BVH export).
+        cleanup: whether ``positions`` (and every file written) have the feet cleaned up
+            (:mod:`moglow.cleanup`), as ``moglow sample`` does unless ``--no-cleanup``.
+        profile: the skeleton profile (contact thresholds for the clean-up).
     """
 
     samples: Any
@@ -45,6 +48,8 @@ class Clip:
     fps: float
     feature_def: Any = field(repr=False, default=None)
     info: dict = field(default_factory=dict)
+    cleanup: bool = True
+    profile: Any = field(repr=False, default=None)
 
     @property
     def num(self) -> int:
@@ -71,26 +76,24 @@ class Clip:
         ``out``: a folder (``{prefix}_000.bvh``, ..., ``samples.npz``, ``report.json``), or a
         ``.bvh`` file name when there is one sample. Returns the BVH files.
         """
+        import tempfile
+
         from moglow.export import export_samples
 
         out = Path(out)
-        if out.suffix.lower() == ".bvh":
-            if self.num != 1:
-                raise ValueError(f"{out}: a single .bvh file holds one sample; this clip has {self.num} "
-                                 "(give a folder)")
-            from data_pipeline.bvh import write_bvh
-            from moglow.export import samples_to_motions
-
-            s = self.samples
-            motion = samples_to_motions(s.poses, s.control, s.start, self.feature_def, self.positions, [out.stem])[0]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp")
-            write_bvh(motion, tmp)
-            tmp.replace(out)
-            return [out]
         info = {**self.info, "bvh_unit_scale": self.bvh_unit_scale}
-        report = export_samples(self.samples, self.feature_def, out, prefix=prefix, info=info)
-        return [out / e.bvh for e in report.samples if e.bvh]
+        if out.suffix.lower() != ".bvh":
+            report = export_samples(self.samples, self.feature_def, out, prefix=prefix, info=info,
+                                    cleanup=self.cleanup, profile=self.profile)
+            return [out / e.bvh for e in report.samples if e.bvh]
+        if self.num != 1:
+            raise ValueError(f"{out}: a single .bvh file holds one sample; this clip has {self.num} (give a folder)")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as tmp:  # the one export path
+            export_samples(self.samples, self.feature_def, tmp, prefix=out.stem, npz=False, info=info,
+                           cleanup=self.cleanup, profile=self.profile)
+            (Path(tmp) / f"{out.stem}_000.bvh").replace(out)
+        return [out]
 
     def render(self, out: str | Path, width: int | None = None, height: int = 480, layout: str = "side",
                progress: bool = False, **options: Any) -> Path:
@@ -160,7 +163,7 @@ class Model:
 
     def sample(self, path: Any = "line", seconds: float | None = 10.0, num: int = 1, temperature: float = 1.0,
                seed: int | None = 0, style: str | int | None = None, start: str = "auto",
-               precision: str = "fp32", progress: bool = False) -> Clip:
+               precision: str = "fp32", progress: bool = False, cleanup: bool = True) -> Clip:
         """Draw ``num`` motions along ``path`` in one batch.
 
         Args:
@@ -174,6 +177,8 @@ class Model:
                 matched to the path's speed) or ``"mean"`` (the mean pose).
             precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` weights while sampling.
             progress: progress bar over frames.
+            cleanup: clean up the feet (planted feet locked, legs by IK, feet above the floor; on by
+                default, as every output of the package); False: the raw model.
         Returns:
             a :class:`Clip` (``.positions`` (N, F, J, 3) metres, ``.to_bvh()``, ``.render()``).
         """
@@ -190,11 +195,15 @@ class Model:
                              f"tau + lookahead = {extra}")
         samples = sample_path(self.network, self.meta, trajectory, num=num, temperature=temperature, seed=seed,
                               style=style, progress=progress, precision=precision, start=start)
-        fdef = self.meta.feature_def
+        from moglow.cleanup import skeleton_motion
+
+        fdef, profile = self.meta.feature_def, self.meta.profile
         info = {"checkpoint": self.source, "step": self.checkpoint.get("step"), "path": trajectory.name,
-                "num": num, "temperature": temperature, "seed": seed, "style": style, "fps": self.fps}
-        return Clip(samples, samples.world_positions(fdef), np.asarray(fdef.parents), list(fdef.joints), self.fps,
-                    fdef, info)
+                "num": num, "temperature": temperature, "seed": seed, "style": style, "fps": self.fps,
+                "cleanup": cleanup}
+        positions = skeleton_motion(samples.poses, samples.control, samples.start, fdef, profile, cleanup).positions
+        return Clip(samples, positions, np.asarray(fdef.parents), list(fdef.joints), self.fps, fdef, info, cleanup,
+                    profile)
 
 
 def load(checkpoint: str | Path, device: str = "auto") -> Model:

@@ -68,6 +68,15 @@ def _check_artefacts(demo) -> None:
     assert rows[-1].split(",")[0] == str(FAST.steps)
 
     frames = int(round(FAST.sample_seconds * 20))
+    # the shipped model first: its sets, videos and review page, no training
+    shipped = demo / "pretrained"
+    for name, spec in FAST.pretrained_paths:
+        folder = shipped / "samples" / name
+        assert json.loads((folder / "report.json").read_text())["info"]["path"] == spec
+        assert len(list(folder.glob("*.bvh"))) == FAST.num_samples
+        assert probe_video(folder / "samples.mp4").frames == frames
+    assert (shipped / "review" / "index.html").is_file() and not (shipped / "latest.pt").exists()
+
     for name, spec in FAST.paths:
         folder = run / "samples" / name
         info = json.loads((folder / "report.json").read_text())["info"]
@@ -96,16 +105,17 @@ def _check_artefacts(demo) -> None:
 
 def _check_rerun(demo, capsys) -> None:
     capsys.readouterr()
-    videos = sorted((demo / "run" / "samples").glob("*/samples.mp4"))
+    videos = sorted(demo.glob("*/samples/*/samples.mp4"))
     before = {v: v.stat().st_mtime_ns for v in videos}
     ckpt = (demo / "run" / "latest.pt").stat().st_mtime_ns
     t0 = time.perf_counter()
     assert _run_demo(demo) == 0
     seconds = time.perf_counter() - t0
     out = capsys.readouterr().out
-    for stage in range(1, 7):
-        assert f"[{stage}/6]" in out
-    assert out.count("up to date") >= 2 + 2 * len(FAST.paths)  # data, prepare(log), train, samples, videos
+    for stage in range(1, 8):
+        assert f"[{stage}/7]" in out
+    sets = len(FAST.paths) + len(FAST.pretrained_paths)
+    assert out.count("up to date") >= 2 + 2 * sets  # data, prepare(log), train, samples, videos
     assert f"has {FAST.steps} steps of this config" in out
     assert {v: v.stat().st_mtime_ns for v in videos} == before
     assert (demo / "run" / "latest.pt").stat().st_mtime_ns == ckpt

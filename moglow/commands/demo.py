@@ -1,8 +1,12 @@
-"""``moglow demo``: the whole story on the built-in procedural data, in one command.
+"""``moglow demo``: the shipped model first, then the whole story on the built-in procedural data.
 
 Stages (each announced; a stage whose outputs are up to date is skipped, so a rerun is cheap
 and an interrupted run continues where it stopped):
 
+0. pretrained  ``OUT/pretrained``: the model that ships with the package
+            (``pretrained:bandai2_small``) along a circle, a figure-eight and a stop-and-go path:
+            BVH + npz per set (``moglow sample``, with the foot clean-up), videos, path plots and
+            a review page (``OUT/pretrained/review/index.html``); no training, about a minute
 1. data     ``OUT/data``: procedural walking/running takes as BVH (``moglow generate-data``)
 2. prepare  ``OUT/prepared``: features, scalers and splits (``moglow prepare``)
 3. train    ``OUT/run``: ``configs/tiny_cpu.yaml`` with its data switched to the procedural
@@ -26,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-HELP = "run the whole pipeline on built-in procedural data: generate, prepare, train, sample, render, review"
+HELP = ("the shipped model along three paths (BVH, video, review page), then the whole pipeline on built-in "
+        "procedural data: generate, prepare, train, sample, render, review")
 
 DEFAULT_CONFIG = "tiny_cpu"  # a built-in config (data_pipeline.resources), or a YAML path
 
@@ -44,6 +49,8 @@ class DemoPlan:
         paths: ``(name, path spec)`` of each sample set.
         num_samples, sample_seconds, temperature, seed: per sample set.
         panel_width, video_height: pixels per clip in the videos.
+        pretrained: the shipped model sampled first (``moglow pretrained`` lists them; None: skip).
+        pretrained_paths: ``(name, path spec)`` of its sample sets.
     """
 
     takes: int = 40
@@ -60,6 +67,10 @@ class DemoPlan:
     seed: int = 0
     panel_width: int = 320
     video_height: int = 360
+    pretrained: str | None = "bandai2_small"
+    pretrained_paths: tuple[tuple[str, str], ...] = (("circle", "circle:radius=2,speed=1.2"),
+                                                     ("figure8", "figure8:size=4.5,speed=1.3"),
+                                                     ("stop-and-go", "stop-and-go:speed=1.2,period=4"))
 
 
 NORMAL = DemoPlan(steps=2000)  # tiny_cpu's own 5,000 steps are for real mocap; the procedural takes need fewer
@@ -234,17 +245,17 @@ def _sample_up_to_date(folder: Path, checkpoint: Path, spec: str, plan: DemoPlan
     return same and len(bvhs) == plan.num_samples and all(b and (folder / b).exists() for b in bvhs)
 
 
-def stage_sample(run_dir: Path, plan: DemoPlan, device: str, force: bool, progress: bool,
-                 threads: int | None = None) -> list[Path]:
-    """Sample every path of the plan with ``moglow sample`` (skipping sets newer than the checkpoint)."""
+def stage_sample(checkpoint: Path, root: Path, paths: tuple[tuple[str, str], ...], plan: DemoPlan, device: str,
+                 force: bool, progress: bool, threads: int | None = None) -> list[Path]:
+    """Sample ``paths`` from ``checkpoint`` into ``root/samples/<name>`` with ``moglow sample``
+    (skipping sets newer than the checkpoint)."""
     from moglow.cli import main as moglow_main
 
-    checkpoint = run_dir / "best.pt" if (run_dir / "best.pt").exists() else run_dir / "latest.pt"
     if not checkpoint.exists():
-        raise DemoError(f"no checkpoint in {run_dir} to sample from")
+        raise DemoError(f"no checkpoint {checkpoint} to sample from")
     folders = []
-    for name, spec in plan.paths:
-        folder = run_dir / "samples" / name
+    for name, spec in paths:
+        folder = root / "samples" / name
         folders.append(folder)
         if not force and _sample_up_to_date(folder, checkpoint, spec, plan):
             print(f"up to date: {folder} ({plan.num_samples} samples along {spec})")
@@ -265,13 +276,15 @@ def stage_sample(run_dir: Path, plan: DemoPlan, device: str, force: bool, progre
     return folders
 
 
-def stage_render(run_dir: Path, plan: DemoPlan, force: bool, progress: bool) -> list[Path]:
-    """Render each sample set's video and path plot (skipping those newer than their npz)."""
+def stage_render(root: Path, paths: tuple[tuple[str, str], ...], plan: DemoPlan, force: bool,
+                 progress: bool) -> list[Path]:
+    """Render the video and path plot of each sample set of ``paths`` under ``root`` (skipping
+    those newer than their npz)."""
     from moglow.review import find_sample_sets, plot_sample_paths, render_sample_set
 
-    wanted = {name for name, _ in plan.paths}
+    wanted = {name for name, _ in paths}
     videos = []
-    for sset in find_sample_sets(run_dir):
+    for sset in find_sample_sets(root):
         if sset.name not in wanted:
             continue
         fresh = sset.mp4.exists() and sset.mp4.stat().st_mtime >= sset.npz.stat().st_mtime
@@ -288,6 +301,22 @@ def stage_render(run_dir: Path, plan: DemoPlan, force: bool, progress: bool) -> 
     return videos
 
 
+def stage_pretrained(out: Path, plan: DemoPlan, device: str, force: bool, progress: bool,
+                     threads: int | None) -> tuple[list[Path], list[Path], Path]:
+    """The shipped model along the plan's ``pretrained_paths``: samples, videos and a review page
+    under ``out``; returns (sample folders, videos, review page)."""
+    from moglow.checkpoint import CheckpointError, resolve_checkpoint
+    from moglow.review import write_review
+
+    try:
+        checkpoint = resolve_checkpoint(f"pretrained:{plan.pretrained}")
+    except CheckpointError as e:
+        raise DemoError(str(e)) from None
+    folders = stage_sample(checkpoint, out, plan.pretrained_paths, plan, device, force, progress, threads)
+    videos = stage_render(out, plan.pretrained_paths, plan, force, progress)
+    return folders, videos, write_review(out, render=False, progress=progress, log=print)
+
+
 # ============================================================================ the command
 @dataclass
 class DemoResult:
@@ -301,11 +330,17 @@ class DemoResult:
     videos: list[Path]
     review: Path
     seconds: dict[str, float]
+    pretrained_dirs: list[Path] = field(default_factory=list)
+    pretrained_review: Path | None = None
 
     def describe(self) -> str:
         run = self.run_dir
         bvhs = sorted(p for d in self.sample_dirs for p in d.glob("*.bvh"))
-        rows = [
+        rows = []
+        if self.pretrained_review is not None:
+            rows += [("shipped model: BVH, npz, videos", ", ".join(str(d) for d in self.pretrained_dirs)),
+                     ("shipped model's review page", self.pretrained_review)]
+        rows += [
             ("procedural takes (BVH)", self.data_dir),
             ("prepared features", self.prepared),
             ("run: checkpoints, losses.csv, tensorboard/", run),
@@ -350,7 +385,8 @@ def _run_stages(out: Path, plan: DemoPlan, config: str | Path, steps: int | None
     data_dir, prepared, run_dir = out / "data", out / "prepared", out / "run"
     device = str(resolve_device(device))
     seconds: dict[str, float] = {}
-    total = 6
+    total = 6 if plan.pretrained is None else 7
+    first = total - 6  # stage numbers of the training story start after the shipped model's
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
@@ -359,23 +395,37 @@ def _run_stages(out: Path, plan: DemoPlan, config: str | Path, steps: int | None
         finally:
             seconds[name] = time.perf_counter() - t0
 
-    _announce(1, total, f"data: {plan.takes} procedural takes of {plan.take_seconds:g} s -> {data_dir}")
+    pretrained_dirs: list[Path] = []
+    pretrained_review = None
+    if plan.pretrained is not None:
+        _announce(1, total, f"the shipped model pretrained:{plan.pretrained}: {plan.num_samples} x "
+                            f"{plan.sample_seconds:g} s along {', '.join(s for _, s in plan.pretrained_paths)}; "
+                            f"BVH + npz, videos, review page -> {out / 'pretrained'}")
+        pretrained_dirs, _, pretrained_review = timed(
+            "pretrained", lambda: stage_pretrained(out / "pretrained", plan, device, force, progress, threads))
+        print(f"wrote {pretrained_review}")
+    _announce(first + 1, total, f"data: {plan.takes} procedural takes of {plan.take_seconds:g} s -> {data_dir}")
     timed("data", lambda: stage_data(data_dir, plan, force, progress))
     cfg = demo_config(config, data_dir, plan, steps)
-    _announce(2, total, f"prepare: {cfg.data.representation} features at {cfg.data.fps:g} fps -> {prepared}")
+    _announce(first + 2, total,
+              f"prepare: {cfg.data.representation} features at {cfg.data.fps:g} fps -> {prepared}")
     data = timed("prepare", lambda: stage_prepare(cfg, data_dir, prepared, force, progress))
-    _announce(3, total, f"train: {Path(config).name} ({cfg.model.coupling} flow, {cfg.model.num_steps} steps of "
-                        f"{cfg.model.net} hidden {cfg.model.hidden}), {cfg.train.steps} steps -> {run_dir}")
+    _announce(first + 3, total,
+              f"train: {Path(config).name} ({cfg.model.coupling} flow, {cfg.model.num_steps} steps of "
+              f"{cfg.model.net} hidden {cfg.model.hidden}), {cfg.train.steps} steps -> {run_dir}")
     timed("train", lambda: stage_train(cfg, data, run_dir, device, force, progress))
-    _announce(4, total, f"sample: {plan.num_samples} x {plan.sample_seconds:g} s along "
-                        f"{', '.join(s for _, s in plan.paths)}; BVH + npz")
-    sample_dirs = timed("sample", lambda: stage_sample(run_dir, plan, device, force, progress, threads))
-    _announce(5, total, "render: sample videos (side by side) and path plots")
-    videos = timed("render", lambda: stage_render(run_dir, plan, force, progress))
-    _announce(6, total, "review page")
+    _announce(first + 4, total, f"sample: {plan.num_samples} x {plan.sample_seconds:g} s along "
+                                f"{', '.join(s for _, s in plan.paths)}; BVH + npz")
+    checkpoint = run_dir / "best.pt" if (run_dir / "best.pt").exists() else run_dir / "latest.pt"
+    sample_dirs = timed("sample", lambda: stage_sample(checkpoint, run_dir, plan.paths, plan, device, force, progress,
+                                                       threads))
+    _announce(first + 5, total, "render: sample videos (side by side) and path plots")
+    videos = timed("render", lambda: stage_render(run_dir, plan.paths, plan, force, progress))
+    _announce(first + 6, total, "review page")
     page = timed("review", lambda: write_review(run_dir, render=False, progress=progress, log=print))
     print(f"wrote {page}")
-    return DemoResult(out, data_dir, prepared, run_dir, sample_dirs, videos, page, seconds)
+    return DemoResult(out, data_dir, prepared, run_dir, sample_dirs, videos, page, seconds, pretrained_dirs,
+                      pretrained_review)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -404,4 +454,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = ["DemoPlan", "NORMAL", "FAST", "DemoResult", "DemoError", "run_demo", "demo_config", "stage_data",
-           "stage_prepare", "stage_train", "stage_sample", "stage_render"]
+           "stage_prepare", "stage_train", "stage_sample", "stage_render", "stage_pretrained"]

@@ -7,8 +7,9 @@ HELP = "steer characters generated live by a trained model in the browser (local
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder (its best.pt, else latest.pt), a .pt checkpoint file, or pretrained:NAME")
+    parser.add_argument("--checkpoint", default="pretrained:bandai2_small",
+                        help="run folder (its best.pt, else latest.pt), a .pt checkpoint file, or pretrained:NAME "
+                             "(default: the model that ships with the package; `moglow pretrained` lists them)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; anything but 127.0.0.1/localhost shares the page with the "
