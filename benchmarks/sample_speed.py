@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Optional
 
 import torch
 
@@ -118,7 +117,7 @@ def decoder_generate(model: MoGlow, context: torch.Tensor, control: torch.Tensor
         return torch.stack(out, 1)
 
 
-def time_generate(model: MoGlow, batch: int, frames: int, precision: Optional[str]) -> tuple[float, float]:
+def time_generate(model: MoGlow, batch: int, frames: int, precision: str | None) -> tuple[float, float]:
     """(frames/s per wall-clock second, frames/s per CPU second of this process)."""
     g = torch.Generator().manual_seed(0)
     context = torch.zeros(batch, model.tau, POSE_DIM)

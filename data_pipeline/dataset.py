@@ -23,7 +23,8 @@ torch's global generator, which ``DataLoader`` seeds per worker from ``torch.man
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch

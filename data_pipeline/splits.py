@@ -24,7 +24,8 @@ import fnmatch
 import warnings
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal, Mapping, Sequence
+from typing import Literal
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

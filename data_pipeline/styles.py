@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*")
 

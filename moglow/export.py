@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -53,10 +53,10 @@ class SampleExport:
     """One written sample: its file and how well the file reproduces the generated positions (metres)."""
 
     name: str
-    bvh: Optional[str]
+    bvh: str | None
     frames: int
-    mean_error_m: Optional[float]
-    max_error_m: Optional[float]
+    mean_error_m: float | None
+    max_error_m: float | None
     joint_mean_error_m: dict[str, float] = field(default_factory=dict)
 
 
@@ -76,18 +76,18 @@ class ExportReport:
     out_dir: str
     representation: str
     samples: list[SampleExport]
-    npz: Optional[str] = None
+    npz: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     cleaned: bool = False
 
     @property
-    def mean_error_m(self) -> Optional[float]:
+    def mean_error_m(self) -> float | None:
         """Mean joint position error over all samples, metres (None: no BVH written)."""
         errs = [s.mean_error_m for s in self.samples if s.mean_error_m is not None]
         return float(np.mean(errs)) if errs else None
 
     @property
-    def max_error_m(self) -> Optional[float]:
+    def max_error_m(self) -> float | None:
         errs = [s.max_error_m for s in self.samples if s.max_error_m is not None]
         return float(max(errs)) if errs else None
 
@@ -122,7 +122,7 @@ def _plain_json(o: Any) -> Any:
 
 
 def samples_to_motions(poses: np.ndarray, control: np.ndarray, start: np.ndarray, feature_def: FeatureDefinition,
-                       positions: Optional[np.ndarray] = None, names: Optional[list[str]] = None,
+                       positions: np.ndarray | None = None, names: list[str] | None = None,
                        **ik_options) -> list[Motion]:
     """BVH motions on the source skeleton, one per sample.
 
@@ -151,7 +151,7 @@ def samples_to_motions(poses: np.ndarray, control: np.ndarray, start: np.ndarray
 
 
 def write_samples_npz(path: str | Path, samples, feature_def: FeatureDefinition, positions: np.ndarray,
-                      labels: list[str], export_error: Optional[np.ndarray] = None,
+                      labels: list[str], export_error: np.ndarray | None = None,
                       raw_positions: np.ndarray | None = None) -> Path:
     """Write the analysis ``.npz`` (keys in the module docstring)."""
     path = Path(path)
@@ -193,7 +193,7 @@ def export_paths(out_dir: str | Path, num: int, prefix: str = "sample", bvh: boo
 
 
 def export_samples(samples, feature_def: FeatureDefinition, out_dir: str | Path, prefix: str = "sample",
-                   bvh: bool = True, npz: bool = True, precision: int = 6, info: Optional[dict] = None,
+                   bvh: bool = True, npz: bool = True, precision: int = 6, info: dict | None = None,
                    progress: bool = False, force: bool = True, cleanup: bool = True, profile: Any = None,
                    **ik_options) -> ExportReport:
     """Write ``{prefix}_{i:03d}.bvh`` per sample, ``samples.npz`` and ``report.json`` into ``out_dir``.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from moglow.units import nats_to_bits
 

@@ -39,7 +39,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +83,7 @@ class MoGlow(nn.Module):
                       transform=cfg.coupling, transform_options=options, net_options=net_options)
             for _ in range(cfg.num_steps)])
         self.base = make_base(cfg.base, pose_dim, cfg.student_df)
-        self._cond_weight_cache: Optional[tuple[tuple, Tensor, Tensor]] = None
+        self._cond_weight_cache: tuple[tuple, Tensor, Tensor] | None = None
 
     # ---- conditions --------------------------------------------------------------------
     @property
@@ -99,7 +98,7 @@ class MoGlow(nn.Module):
         """The K couplings, first to last."""
         return [step.parts[2] for step in self.flow.parts]
 
-    def _data_condition(self, poses: Tensor, control: Tensor, keep: Optional[Tensor]) -> Tensor:
+    def _data_condition(self, poses: Tensor, control: Tensor, keep: Tensor | None) -> Tensor:
         """The condition without the style part, ``(B, T, data_cond_dim)``."""
         tau, la = self.tau, self.lookahead
         B, n, D = poses.shape if poses.dim() == 3 else (0, 0, -1)
@@ -123,7 +122,7 @@ class MoGlow(nn.Module):
         parts.append(ctrl.reshape(B, T, -1))
         return torch.cat(parts, -1)
 
-    def _style_vector(self, style: Optional[Tensor], batch: int, like: Tensor) -> Optional[Tensor]:
+    def _style_vector(self, style: Tensor | None, batch: int, like: Tensor) -> Tensor | None:
         """``(B, style_embedding)``; a style of -1 (unknown) gets the zero vector."""
         if self.style is None:
             return None
@@ -132,8 +131,8 @@ class MoGlow(nn.Module):
         known = (style >= 0).unsqueeze(-1).to(like.dtype)
         return self.style(style.clamp_min(0)) * known
 
-    def condition(self, poses: Tensor, control: Tensor, keep: Optional[Tensor] = None,
-                  style: Optional[Tensor] = None) -> Tensor:
+    def condition(self, poses: Tensor, control: Tensor, keep: Tensor | None = None,
+                  style: Tensor | None = None) -> Tensor:
         """The condition of each target frame.
 
         Args:
@@ -175,8 +174,8 @@ class MoGlow(nn.Module):
             self._cond_weight_cache = (key, w, b)
         return w, b
 
-    def cond_projections(self, cond: Optional[Tensor] = None, data_cond: Optional[Tensor] = None,
-                         style_vec: Optional[Tensor] = None) -> tuple[Tensor, ...]:
+    def cond_projections(self, cond: Tensor | None = None, data_cond: Tensor | None = None,
+                         style_vec: Tensor | None = None) -> tuple[Tensor, ...]:
         """Each coupling's ``cond_projection``, all in one matrix product.
 
         Give either ``cond (B, T, cond_dim)`` or its parts ``data_cond (B, T, data_cond_dim)``
@@ -193,8 +192,8 @@ class MoGlow(nn.Module):
                 proj = proj + F.linear(style_vec, w[:, n:]).unsqueeze(1)
         return proj.split(w.shape[0] // self.cfg.num_steps, dim=-1)
 
-    def _coupling_inputs(self, cond: Optional[Tensor] = None, data_cond: Optional[Tensor] = None,
-                         style_vec: Optional[Tensor] = None) -> list[tuple[Optional[Tensor], Optional[Tensor]]]:
+    def _coupling_inputs(self, cond: Tensor | None = None, data_cond: Tensor | None = None,
+                         style_vec: Tensor | None = None) -> list[tuple[Tensor | None, Tensor | None]]:
         """``(cond, cond_proj)`` for each coupling: the precomputed projections when the
         coupling networks prefer them (``lstm_impl="stepwise"``, GRU, MLP), else the raw condition."""
         if cond is not None and (cond.dim() != 3 or cond.shape[-1] != self.cond_dim):
@@ -265,7 +264,7 @@ class MoGlow(nn.Module):
 
     # ---- sampling ------------------------------------------------------------------------
     def sample_stateful(self, cond: Tensor, state: State = None, temperature: float = 1.0,
-                        generator: Optional[torch.Generator] = None) -> tuple[Tensor, State]:
+                        generator: torch.Generator | None = None) -> tuple[Tensor, State]:
         """Draw the poses of ``cond (B, T, cond_dim)`` (usually T = 1, one frame) given the
         state of the previous frames: ``z ~ base * temperature`` (0: z = 0), ``x = flow⁻¹(z)``.
         Returns ``(x (B, T, D), state)``."""
@@ -277,8 +276,8 @@ class MoGlow(nn.Module):
         return self._inverse(z, self._coupling_inputs(cond), state)
 
     @torch.no_grad()
-    def generate(self, context: Tensor, control: Tensor, style: Optional[Tensor] = None,
-                 temperature: float = 1.0, generator: Optional[torch.Generator] = None,
+    def generate(self, context: Tensor, control: Tensor, style: Tensor | None = None,
+                 temperature: float = 1.0, generator: torch.Generator | None = None,
                  progress: bool = False) -> Tensor:
         """Autoregressive sampling of ``T`` frames.
 

@@ -47,7 +47,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ class SamplingMeta:
     data_config: DataConfig
     profile: Any = None
     style_names: list[str] = field(default_factory=list)
-    start_bank: Optional[StartBank] = None
+    start_bank: StartBank | None = None
 
     @property
     def fps(self) -> float:
@@ -127,7 +127,7 @@ class SamplingMeta:
                    list(getattr(data, "style_names", []) or []))
 
 
-def style_indices(style: str | int | None, style_names: list[str], num: int) -> Optional[Tensor]:
+def style_indices(style: str | int | None, style_names: list[str], num: int) -> Tensor | None:
     """``(num,)`` int64 style ids for a style name or id (None: no style, -1)."""
     if style is None:
         return None
@@ -143,7 +143,7 @@ def style_indices(style: str | int | None, style_names: list[str], num: int) -> 
 
 
 # ============================================================================ speed
-def optimise_for_sampling(model: nn.Module, lstm_impl: Optional[str] = "stepwise") -> nn.Module:
+def optimise_for_sampling(model: nn.Module, lstm_impl: str | None = "stepwise") -> nn.Module:
     """Prepare a model for frame-by-frame generation (in place; returns the model).
 
     - eval mode and no gradients (the LU inverse and the stacked condition weights are then
@@ -178,7 +178,7 @@ def optimise_for_sampling(model: nn.Module, lstm_impl: Optional[str] = "stepwise
 
 
 # ============================================================================ batched sampling
-def _generator(seed: Optional[int], device: torch.device) -> Optional[torch.Generator]:
+def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
     if seed is None:
         return None
     g = torch.Generator(device=device)
@@ -187,7 +187,7 @@ def _generator(seed: Optional[int], device: torch.device) -> Optional[torch.Gene
 
 
 def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperature: float = 1.0,
-                   seed: Optional[int] = None, style: Optional[Tensor] = None, progress: bool = False,
+                   seed: int | None = None, style: Tensor | None = None, progress: bool = False,
                    precision: str = "fp32") -> Tensor:
     """Generate ``T`` frames with a seeded generator: ``model.generate`` (fp32) or the same
     draws through the 16-bit frame decoder, under ``torch.inference_mode``.
@@ -252,10 +252,10 @@ class Samples:
     start: np.ndarray
     fps: float
     temperature: float = 1.0
-    seed: Optional[int] = None
+    seed: int | None = None
     path: str = ""
-    style: Optional[str | int] = None
-    ground_truth: Optional[np.ndarray] = None
+    style: str | int | None = None
+    ground_truth: np.ndarray | None = None
     context: str = ""
 
     @property
@@ -279,8 +279,8 @@ class Samples:
 
 
 def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, num: int = 1,
-                    temperature: float = 1.0, seed: Optional[int] = 0, context: Optional[np.ndarray] = None,
-                    style: str | int | None = None, start: Optional[np.ndarray] = None,
+                    temperature: float = 1.0, seed: int | None = 0, context: np.ndarray | None = None,
+                    style: str | int | None = None, start: np.ndarray | None = None,
                     progress: bool = False, precision: str = "fp32") -> Samples:
     """Draw ``num`` samples for given control signals, all in one batch.
 
@@ -330,7 +330,7 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
 
 
 def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, temperature: float = 1.0,
-                seed: Optional[int] = 0, style: str | int | None = None, progress: bool = False,
+                seed: int | None = 0, style: str | int | None = None, progress: bool = False,
                 precision: str = "fp32", start: str = "auto") -> Samples:
     """Draw ``num`` samples along a :class:`moglow.paths.Trajectory` (in one batch).
 
@@ -437,8 +437,8 @@ class MotionStreamer:
         torch.Size([2, 6])
     """
 
-    def __init__(self, model: nn.Module, temperature: float = 1.0, generator: Optional[torch.Generator] = None,
-                 style: Optional[Tensor] = None, precision: str = "fp32"):
+    def __init__(self, model: nn.Module, temperature: float = 1.0, generator: torch.Generator | None = None,
+                 style: Tensor | None = None, precision: str = "fp32"):
         self.model, self.temperature, self.generator, self.style = model, float(temperature), generator, style
         self.precision = check_precision(precision)
         self.decoder = None if precision == "fp32" else frame_decoder(model, precision)
@@ -470,7 +470,7 @@ class MotionStreamer:
         """A fresh state whose context is the mean pose; ``control`` as in :meth:`start`."""
         return self.start(torch.zeros(control.shape[0], self.model.tau, self.model.pose_dim), control)
 
-    def step(self, control: Tensor, state: StreamState, z: Optional[Tensor] = None) -> tuple[Tensor, StreamState]:
+    def step(self, control: Tensor, state: StreamState, z: Tensor | None = None) -> tuple[Tensor, StreamState]:
         """Generate the next frame.
 
         Args:

@@ -1,6 +1,6 @@
 """The strict config loader: unknown keys and wrong types are errors that name the key."""
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 import pytest
 
@@ -12,7 +12,7 @@ class Inner:
     lr: float = 1e-3
     kind: Literal["a", "b"] = "a"
     sizes: list[int] = field(default_factory=lambda: [1, 2])
-    limit: Optional[int] = None
+    limit: int | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -31,14 +31,14 @@ def write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-def fid_for(data: ImageData, path: Optional[Path], epochs: int = 8, seed: int = 0) -> FIDLeNet:
+def fid_for(data: ImageData, path: Path | None, epochs: int = 8, seed: int = 0) -> FIDLeNet:
     """The FID-LeNet classifier of a data set, trained on its train split (cached at ``path``)."""
     return FIDLeNet.cached(path, data.train, data.train_labels, data.levels, epochs=epochs, seed=seed, progress=True)
 
 
-def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Optional[Tensor], cfg: TrainConfig,
+def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Tensor | None, cfg: TrainConfig,
                  continuous: bool = False, max_seconds: float = math.inf,
-                 on_eval: Optional[Callable[[dict], None]] = None, progress: bool = True) -> list[dict]:
+                 on_eval: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
     """Train (or resume) ``model`` with its checkpoint in ``folder``; writes ``history.json``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,8 +49,8 @@ def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Optional[T
 
 
 @torch.no_grad()
-def evaluate_model(model: ImageFlow, data: ImageData, fid: Optional[FIDLeNet], folder: Optional[Path] = None,
-                   n_samples: Optional[int] = None, temperature: float = 1.0, seed: int = 0,
+def evaluate_model(model: ImageFlow, data: ImageData, fid: FIDLeNet | None, folder: Path | None = None,
+                   n_samples: int | None = None, temperature: float = 1.0, seed: int = 0,
                    repeats: int = 1) -> dict:
     """Test bits/dim, FID-LeNet of ``n_samples`` samples against the test set (default: as many
     samples as test images) and, with ``folder``, ``samples.png`` + ``metrics.json``."""

@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -127,7 +126,7 @@ class FIDLeNet:
         return cls(net, s["levels"])
 
     @classmethod
-    def cached(cls, path: Optional[Path], images: Tensor, labels: Tensor, levels: int, **train_kw) -> "FIDLeNet":
+    def cached(cls, path: Path | None, images: Tensor, labels: Tensor, levels: int, **train_kw) -> "FIDLeNet":
         """Load from ``path`` if it exists, else train and save there."""
         if path is not None and Path(path).exists():
             return cls.load(path)

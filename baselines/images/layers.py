@@ -22,7 +22,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +36,7 @@ def _check_image(x: Tensor, channels: int, who: str) -> None:
         raise ValueError(f"{who}: expected images (B, {channels}, H, W), got {tuple(x.shape)}")
 
 
-def _make_transform(transform: Union[str, TransformFamily], scale: str) -> TransformFamily:
+def _make_transform(transform: str | TransformFamily, scale: str) -> TransformFamily:
     return transform if isinstance(transform, TransformFamily) else get_transform(transform, scale=scale)
 
 
@@ -91,7 +90,7 @@ class CheckerboardCoupling(_ImageCoupling):
     """
 
     def __init__(self, channels: int, hidden: int = 32, blocks: int = 2, parity: int = 0,
-                 transform: Union[str, TransformFamily] = "affine", scale: str = "exp"):
+                 transform: str | TransformFamily = "affine", scale: str = "exp"):
         super().__init__()
         if parity not in (0, 1):
             raise ValueError(f"CheckerboardCoupling: parity must be 0 or 1, got {parity}")
@@ -116,10 +115,10 @@ class CheckerboardCoupling(_ImageCoupling):
         out = torch.where(mask.bool(), x, y)
         return out, (ld * (1.0 - mask)).flatten(1).sum(1)
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         return self._run(x, inverse=False)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         return self._run(z, inverse=True)
 
 
@@ -131,7 +130,7 @@ class ChannelCoupling(_ImageCoupling):
     """
 
     def __init__(self, channels: int, hidden: int = 32, blocks: int = 2, swap: bool = False,
-                 transform: Union[str, TransformFamily] = "affine", scale: str = "exp"):
+                 transform: str | TransformFamily = "affine", scale: str = "exp"):
         super().__init__()
         if channels < 2:
             raise ValueError(f"ChannelCoupling needs at least 2 channels, got {channels}")
@@ -154,10 +153,10 @@ class ChannelCoupling(_ImageCoupling):
         out = torch.cat([y2, x1] if self.swap else [x1, y2], 1)
         return out, ld.flatten(1).sum(1)
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         return self._run(x, inverse=False)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         return self._run(z, inverse=True)
 
 
@@ -168,14 +167,14 @@ class Squeeze(Bijection):
 
     event_dims = 3
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         if x.dim() != 4 or x.shape[2] % 2 or x.shape[3] % 2:
             raise ValueError(f"Squeeze: expected (B, C, H, W) with even H and W, got {tuple(x.shape)}")
         b, c, h, w = x.shape
         z = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(b, 4 * c, h // 2, w // 2)
         return z, x.new_zeros(b)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         if z.dim() != 4 or z.shape[1] % 4:
             raise ValueError(f"Squeeze.inverse: expected (B, 4C, H, W), got {tuple(z.shape)}")
         b, c4, h, w = z.shape
@@ -197,11 +196,11 @@ class SplitApply(Bijection):
     def extra_repr(self) -> str:
         return f"factored={self.factored}"
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         z, ld = self.inner.forward(x[:, self.factored:], cond)
         return torch.cat([x[:, : self.factored], z], 1), ld
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         x, ld = self.inner.inverse(z[:, self.factored:], cond)
         return torch.cat([z[:, : self.factored], x], 1), ld
 

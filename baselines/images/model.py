@@ -24,7 +24,6 @@ Example::
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -143,7 +142,7 @@ class ImageFlow(nn.Module):
         z, ld_flow = self.flow(y)
         return self.base.log_prob(z.flatten(1)) + ld_logit + ld_flow
 
-    def bits_per_dim(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def bits_per_dim(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``x (B, C, H, W)`` integer levels -> ``(B,)`` bits/dim of the discrete data
         (one dequantisation draw; an upper bound on −log2 P(x) / D in expectation)."""
         dtype = next(self.parameters()).dtype
@@ -156,7 +155,7 @@ class ImageFlow(nn.Module):
         :meth:`bits_per_dim`."""
         return bits_per_dim(self.log_prob_u(u), self.dims, self.cfg.levels)
 
-    def sample_u(self, n: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_u(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
         """``(n, C, H, W)`` continuous samples in the scaled space (differentiable: the GAN
         generator)."""
         z = self.base.sample((n,), temperature, generator).reshape(n, *self.cfg.shape)
@@ -165,12 +164,12 @@ class ImageFlow(nn.Module):
         return u
 
     @torch.no_grad()
-    def sample_images(self, n: int, temperature: float = 1.0, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_images(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
         """``(n, C, H, W)`` int64 discrete samples in ``[0, levels)``."""
         return quantize(self.sample_u(n, temperature, generator), self.cfg.levels)
 
     @torch.no_grad()
-    def initialize(self, x: Tensor, generator: Optional[torch.Generator] = None) -> None:
+    def initialize(self, x: Tensor, generator: torch.Generator | None = None) -> None:
         """Run ActNorm's data-dependent initialisation on a batch of integer images ``x``
         (needed before pure-GAN training, which never runs the forward direction)."""
         was = self.training

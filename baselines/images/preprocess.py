@@ -31,7 +31,6 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +41,7 @@ from moglow.flows.base import Bijection
 LN2 = math.log(2.0)
 
 
-def dequantize(x: Tensor, levels: int, generator: Optional[torch.Generator] = None,
+def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None,
                dtype: torch.dtype = torch.float32) -> Tensor:
     """Uniform dequantisation: ``(x + U[0,1)) / levels``.
 
@@ -82,14 +81,14 @@ class LogitTransform(Bijection):
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
-    def forward(self, u: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, u: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``u (B, C, H, W) -> (y, log|det dy/du| (B,))``."""
         p = self.alpha + (1.0 - 2.0 * self.alpha) * u
         y = torch.log(p) - torch.log1p(-p)
         ld = math.log(1.0 - 2.0 * self.alpha) - torch.log(p) - torch.log1p(-p)
         return y, ld.flatten(1).sum(1)
 
-    def inverse(self, y: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, y: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``y (B, C, H, W) -> (u, log|det du/dy| (B,))``."""
         u = (torch.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
         # log sigmoid(y) + log sigmoid(-y) = -softplus(-y) - softplus(y)

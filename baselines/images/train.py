@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -93,9 +93,9 @@ def _save(path: Path, state: dict) -> None:
     tmp.replace(path)  # atomic: a kill never leaves half a checkpoint
 
 
-def train_image_flow(model: ImageFlow, train: Tensor, test: Optional[Tensor], cfg: TrainConfig,
-                     checkpoint: Optional[Path] = None, continuous: bool = False,
-                     progress: bool = True, on_eval: Optional[Callable[[dict], None]] = None,
+def train_image_flow(model: ImageFlow, train: Tensor, test: Tensor | None, cfg: TrainConfig,
+                     checkpoint: Path | None = None, continuous: bool = False,
+                     progress: bool = True, on_eval: Callable[[dict], None] | None = None,
                      max_seconds: float = math.inf) -> list[dict]:
     """Train ``model`` in place; return the evaluation history.
 

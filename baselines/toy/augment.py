@@ -18,7 +18,6 @@ bound and the importance-sampled estimate live in
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -53,7 +52,7 @@ class Augmentation(Bijection):
             raise ValueError(f"Augmentation expects {self.data_dim} data + {self.extra_dims} noise = "
                              f"{self.total_dim} features, got shape {tuple(v.shape)}")
 
-    def forward(self, v: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, v: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``[x, ε] (..., D+k)`` -> ``(z (..., D+k), logdet (...))``."""
         self._check(v)
         scale = torch.ones(self.total_dim, dtype=v.dtype, device=v.device)
@@ -61,7 +60,7 @@ class Augmentation(Bijection):
         z, logdet = self.inner.forward(v * scale, cond)
         return z, logdet - self.extra_dims * math.log(self.noise_std)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``z (..., D+k)`` -> ``([x, ε] (..., D+k), logdet (...))``."""
         self._check(z)
         u, logdet = self.inner.inverse(z, cond)
@@ -70,7 +69,7 @@ class Augmentation(Bijection):
         return u * scale, logdet + self.extra_dims * math.log(self.noise_std)
 
     # --------------------------------------------------------------- the noise q(ε)
-    def sample_noise(self, shape: tuple[int, ...], generator: Optional[torch.Generator] = None,
+    def sample_noise(self, shape: tuple[int, ...], generator: torch.Generator | None = None,
                      dtype: torch.dtype = torch.float32) -> Tensor:
         """``ε ~ N(0, σ² I_k)`` of shape ``(*shape, k)``."""
         return torch.randn(*shape, self.extra_dims, generator=generator, dtype=dtype) * self.noise_std

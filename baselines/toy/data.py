@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 import numpy as np
 import torch
@@ -56,7 +55,7 @@ class ToyDataset:
     name: str = "toy"
     dim: int = 2
 
-    def sample(self, n: int, seed: Optional[int] = None, generator: Optional[np.random.Generator] = None) -> Tensor:
+    def sample(self, n: int, seed: int | None = None, generator: np.random.Generator | None = None) -> Tensor:
         """``n`` fresh points, ``(n, 2)`` float32. Give a ``seed`` or a numpy ``generator``."""
         raise NotImplementedError
 
@@ -76,7 +75,7 @@ class ToyDataset:
         return (self.name,)
 
 
-def _rng(seed: Optional[int], generator: Optional[np.random.Generator]) -> np.random.Generator:
+def _rng(seed: int | None, generator: np.random.Generator | None) -> np.random.Generator:
     if generator is not None:
         return generator
     return np.random.default_rng(seed)
@@ -227,7 +226,7 @@ _PRECOMPUTED = {
 }
 
 
-def _precomputed(key: tuple, method: str) -> Optional[EntropyEstimate]:
+def _precomputed(key: tuple, method: str) -> EntropyEstimate | None:
     if key in _PRECOMPUTED:
         value, stderr = _PRECOMPUTED[key]
         return EntropyEstimate(value, stderr, method + " [stored result of this computation]")

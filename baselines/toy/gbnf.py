@@ -40,7 +40,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -71,13 +71,13 @@ class GBNF(nn.Module):
         """Mixture weights ``(C,)`` (0 for inactive components)."""
         return self.log_weights.exp()
 
-    def component_log_probs(self, x: Tensor, generator: Optional[torch.Generator] = None,
-                            which: Optional[list[int]] = None) -> Tensor:
+    def component_log_probs(self, x: Tensor, generator: torch.Generator | None = None,
+                            which: list[int] | None = None) -> Tensor:
         """``log g_c(x)`` for the active (or the listed) components: ``(len, N)`` nats."""
         which = list(range(int(self.num_active))) if which is None else which
         return torch.stack([self.components[c].log_prob(x, generator) for c in which])
 
-    def log_prob(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mixture ``log G(x)``, ``x (N, D)`` -> ``(N,)`` nats."""
         n = int(self.num_active)
         if n == 0:
@@ -85,7 +85,7 @@ class GBNF(nn.Module):
         return torch.logsumexp(self.component_log_probs(x, generator) + self.log_weights[:n, None], 0)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, D)``: a component per sample from the weights, then its sample."""
         k = int(self.num_active)
         idx = torch.multinomial(self.weights[:k], n, replacement=True, generator=generator)
@@ -97,7 +97,7 @@ class GBNF(nn.Module):
         return out
 
     @torch.no_grad()
-    def evaluate(self, x: Tensor, generator: Optional[torch.Generator] = None) -> dict:
+    def evaluate(self, x: Tensor, generator: torch.Generator | None = None) -> dict:
         """``{"log_prob": (N,)}`` mixture log-density on ``x (N, D)``."""
         return {"log_prob": torch.cat([self.log_prob(c, generator) for c in x.split(2048)])}
 
@@ -142,7 +142,7 @@ def resampling_probs(log_g: Tensor, power: float = 1.0, truncate: bool = True) -
     return w / w.sum()
 
 
-def _resampled_batches(dataset: ToyDataset, log_rest: Optional[Callable[[Tensor], Tensor]], batch_size: int,
+def _resampled_batches(dataset: ToyDataset, log_rest: Callable[[Tensor], Tensor] | None, batch_size: int,
                        pool_factor: int, rng: np.random.Generator, gen: torch.Generator,
                        stats: dict, power: float = 1.0, truncate: bool = True) -> Callable[[int], Tensor]:
     """``step -> batch``: a fresh pool of ``pool_factor * batch_size`` points, resampled with
@@ -182,7 +182,7 @@ def fit_gbnf(model: GBNF, dataset: ToyDataset, val_x: Tensor, cfg: TrainConfig, 
     history: dict = {"stages": [], "first_steps": first_steps, "refit_steps": refit_steps}
     t0 = time.perf_counter()
 
-    def mixture_without(c: Optional[int]) -> Optional[Callable[[Tensor], Tensor]]:
+    def mixture_without(c: int | None) -> Callable[[Tensor], Tensor] | None:
         """log of the renormalised mixture of the active components other than ``c``."""
         others = [j for j in range(int(model.num_active)) if j != c]
         if not others:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -126,23 +125,23 @@ class FlowModel(nn.Module):
         self.flow, self.dim = flow, dim
         self.base = StandardNormal(dim)
 
-    def log_prob(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Exact ``log p(x)`` in nats, ``x (N, D)`` -> ``(N,)`` (``generator`` unused)."""
         z, logdet = self.flow(x)
         return self.base.log_prob(z) + logdet
 
-    def loss(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Training loss: mean NLL of the batch ``x (N, D)``, nats per point."""
         return -self.log_prob(x).mean()
 
     @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, D)``."""
         z = torch.randn(n, self.dim, generator=generator)
         return self.flow.inverse(z)[0]
 
     @torch.no_grad()
-    def evaluate(self, x: Tensor, generator: Optional[torch.Generator] = None) -> dict:
+    def evaluate(self, x: Tensor, generator: torch.Generator | None = None) -> dict:
         """``{"log_prob": (N,) per point}`` on a test set ``x (N, D)``."""
         return {"log_prob": _chunked(lambda c: self.log_prob(c), x)}
 
@@ -171,15 +170,15 @@ class AugmentedFlowModel(nn.Module):
         z, logdet = self.flow(torch.cat([x, eps], -1))
         return self.base.log_prob(z) + logdet
 
-    def bound_log_prob(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def bound_log_prob(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One-sample lower bound terms ``log p(x, ε) + H(q)`` per point, ``(N,)``.
 
         Uses the exact noise entropy rather than ``−log q(ε)`` (same mean, less variance)."""
         eps = self.flow.sample_noise(x.shape[:-1], generator, x.dtype)
         return self.joint_log_prob(x, eps) + self.flow.noise_entropy()
 
-    def log_prob(self, x: Tensor, generator: Optional[torch.Generator] = None,
-                 num_samples: Optional[int] = None) -> Tensor:
+    def log_prob(self, x: Tensor, generator: torch.Generator | None = None,
+                 num_samples: int | None = None) -> Tensor:
         """Importance-sampled ``log p(x) ≈ log mean_s p(x, ε_s)/q(ε_s)``, ``(N,)`` nats."""
         s = num_samples or self.is_samples
         eps = self.flow.sample_noise((s,) + tuple(x.shape[:-1]), generator, x.dtype)  # (S, N, k)
@@ -189,18 +188,18 @@ class AugmentedFlowModel(nn.Module):
         log_w = log_joint - self.flow.noise_log_prob(eps)
         return torch.logsumexp(log_w, 0) - math.log(s)
 
-    def loss(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Training loss: the negative lower bound, ``−mean log p(x, ε) − H(q)``."""
         return -self.bound_log_prob(x, generator).mean()
 
     @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` data samples ``(n, D)`` (the noise coordinates are dropped)."""
         z = torch.randn(n, self.flow.total_dim, generator=generator)
         return self.flow.inverse(z)[0][:, : self.dim]
 
     @torch.no_grad()
-    def evaluate(self, x: Tensor, generator: Optional[torch.Generator] = None) -> dict:
+    def evaluate(self, x: Tensor, generator: torch.Generator | None = None) -> dict:
         """Per-point ``log_prob`` (importance-sampled) and ``bound_log_prob`` on ``x (N, D)``."""
         chunk = max(1, 65536 // self.is_samples)
         return {"log_prob": _chunked(lambda c: self.log_prob(c, generator), x, chunk),

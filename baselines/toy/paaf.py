@@ -19,7 +19,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -142,11 +141,11 @@ class PAAF(Bijection):
         smooth = (soft * jumps[:, None, :]).sum(2)  # (D, N)
         return (smooth - smooth.detach()).sum(0)
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x (..., D)`` -> ``(z (..., D), logdet (...))``."""
         return self._map(x, inverse=False)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``z (..., D)`` -> ``(x (..., D), logdet (...))`` with logdet = log|det dx/dz|."""
         return self._map(z, inverse=True)
 

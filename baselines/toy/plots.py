@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def plot_model(path: str | Path, xs: np.ndarray, ys: np.ndarray, log_q: np.ndarr
     plt.close(fig)
 
 
-def plot_density_grid(path: str | Path, cells: Sequence[Sequence[Optional[dict]]], row_labels: Sequence[str],
+def plot_density_grid(path: str | Path, cells: Sequence[Sequence[dict | None]], row_labels: Sequence[str],
                       col_labels: Sequence[str]) -> None:
     """Figure grid: ``cells[r][c]`` is ``{"xs", "ys", "log_q", "caption"}`` or None (empty
     cell). Column labels on top, row labels on the left, each cell's caption under it."""

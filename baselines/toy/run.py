@@ -24,7 +24,6 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -34,9 +33,9 @@ from baselines.toy.models import ToyModelConfig, build_model
 from baselines.toy.train import TrainConfig, density_on_grid, evaluate, grid_integral, train_model
 
 
-def run_experiment(dataset: str, model_cfg: ToyModelConfig, train_cfg: TrainConfig, out_dir: Optional[str | Path],
+def run_experiment(dataset: str, model_cfg: ToyModelConfig, train_cfg: TrainConfig, out_dir: str | Path | None,
                    progress: bool = True, noise: float = 0.1, grid_resolution: int = 150,
-                   plot: bool = True, extra: Optional[dict] = None, num_test: int = 10_000) -> dict:
+                   plot: bool = True, extra: dict | None = None, num_test: int = 10_000) -> dict:
     """Train ``model_cfg`` on ``dataset`` and return (and save, if ``out_dir``) the result dict.
 
     Metrics (nats per point, see :func:`~baselines.toy.train.evaluate`): test NLL and gap
@@ -92,7 +91,7 @@ def _init_metrics(model, ds, x_test, seed: int) -> dict:
     return {k: v for k, v in evaluate(model, ds, x_test[:5000], seed=seed).items() if k.startswith(("nll", "gap"))}
 
 
-def _final_loss(history: dict) -> Optional[float]:
+def _final_loss(history: dict) -> float | None:
     losses = history.get("losses")
     return float(np.mean(losses[-100:])) if losses else None
 

@@ -12,7 +12,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +29,10 @@ class Shift(Bijection):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(num_features))
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return x + self.bias, x.new_zeros(x.shape[:-1])
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return z - self.bias, z.new_zeros(z.shape[:-1])
 
 
@@ -56,7 +55,7 @@ class SharedWeightFlow(Bijection):
     def extra_repr(self) -> str:
         return f"num_steps={self.num_steps}"
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x (..., D)`` -> ``(z (..., D), logdet (...))``."""
         total = 0.0
         for _ in range(self.num_steps):
@@ -64,7 +63,7 @@ class SharedWeightFlow(Bijection):
             total = total + ld
         return x, total
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``z (..., D)`` -> ``(x (..., D), logdet (...))``, logdet = log|det dx/dz|."""
         total = 0.0
         for _ in range(self.num_steps):

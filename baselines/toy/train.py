@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -60,7 +60,7 @@ def lr_factor(step: int, steps: int, warmup: int, final_ratio: float) -> float:
 
 def fit(params: Iterable[nn.Parameter], loss_fn: Callable[[Tensor], Tensor], batch_fn: Callable[[int], Tensor],
         steps: int, cfg: TrainConfig, progress: bool = True, desc: str = "train",
-        on_step: Optional[Callable[[int, float], None]] = None) -> list[float]:
+        on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """Generic loop: ``steps`` Adam steps on ``loss_fn(batch_fn(step))``; returns the losses.
 
     A non-finite loss stops training with a ``FloatingPointError`` naming the step.

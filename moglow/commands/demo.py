@@ -28,7 +28,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 HELP = ("the shipped model along three paths (BVH, video, review page), then the whole pipeline on built-in "
         "procedural data: generate, prepare, train, sample, render, review")

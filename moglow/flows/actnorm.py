@@ -21,7 +21,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -79,14 +78,14 @@ class ActNorm(Bijection):
         ld = self.log_scale.sum() * (sign * positions)
         return ld.expand(x.shape[: x.dim() - self.event_dims])
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         shape, positions = self._shape(x)
         if self.training and not self.initialized:
             self.initialize(x)
         z = (x + self.bias.view(shape)) * torch.exp(self.log_scale).view(shape)
         return z, self._logdet(x, positions, 1.0)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         shape, positions = self._shape(z)
         x = z * torch.exp(-self.log_scale).view(shape) - self.bias.view(shape)
         return x, self._logdet(z, positions, -1.0)

@@ -22,9 +22,9 @@ need ``(batch, time, D)`` exactly. Image bijections act on ``(batch, C, H, W)``
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any
+from collections.abc import Iterable
 
-import torch
 from torch import Tensor, nn
 
 State = Any  # None, a tensor tuple, or a tuple of per-part states (see Compose)
@@ -37,18 +37,18 @@ class Bijection(nn.Module):
     #: number of trailing axes that make up one example (1 for vectors, 3 for images)
     event_dims: int = 1
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         raise NotImplementedError
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: D102
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: D102
         raise NotImplementedError
 
-    def forward_stateful(self, x: Tensor, cond: Optional[Tensor], state: State) -> tuple[Tensor, Tensor, State]:
+    def forward_stateful(self, x: Tensor, cond: Tensor | None, state: State) -> tuple[Tensor, Tensor, State]:
         """Like ``forward`` but takes and returns recurrent state (stateless parts pass it through)."""
         z, logdet = self.forward(x, cond)
         return z, logdet, state
 
-    def inverse_stateful(self, z: Tensor, cond: Optional[Tensor], state: State) -> tuple[Tensor, Tensor, State]:
+    def inverse_stateful(self, z: Tensor, cond: Tensor | None, state: State) -> tuple[Tensor, Tensor, State]:
         """Like ``inverse`` but takes and returns recurrent state (stateless parts pass it through)."""
         x, logdet = self.inverse(z, cond)
         return x, logdet, state
@@ -62,11 +62,11 @@ class StatefulBijection(Bijection):
     """A bijection written once, in its stateful form: subclasses implement
     ``forward_stateful`` / ``inverse_stateful``; the plain methods run them from fresh state."""
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         z, logdet, _ = self.forward_stateful(x, cond, None)
         return z, logdet
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, logdet, _ = self.inverse_stateful(z, cond, None)
         return x, logdet
 

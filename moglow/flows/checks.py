@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import io
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -48,7 +48,7 @@ def _log_abs_det_per_example(fn: Callable[[Tensor], Tensor], x: Tensor) -> tuple
 def check_bijection(
     make: Callable[[], Bijection],
     x: Tensor,
-    cond: Optional[Tensor] = None,
+    cond: Tensor | None = None,
     *,
     atol: float = 1e-8,
     perturb: float = 0.1,

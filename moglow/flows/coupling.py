@@ -21,7 +21,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,7 @@ class Coupling(StatefulBijection):
 
     def __init__(self, num_features: int, cond_features: int = 0, net: str = "mlp", hidden: int = 64,
                  num_layers: int = 2, transform: str | TransformFamily = "affine", swap: bool = False,
-                 transform_options: Optional[dict[str, Any]] = None, net_options: Optional[dict[str, Any]] = None):
+                 transform_options: dict[str, Any] | None = None, net_options: dict[str, Any] | None = None):
         super().__init__()
         if num_features < 2:
             raise ValueError(f"Coupling needs at least 2 features, got {num_features}")
@@ -98,7 +98,7 @@ class Coupling(StatefulBijection):
         w, b = self.cond_weight()
         return F.linear(cond, w, b)
 
-    def _params(self, x1: Tensor, cond: Optional[Tensor], state: State, cond_proj: Optional[Tensor]):
+    def _params(self, x1: Tensor, cond: Tensor | None, state: State, cond_proj: Tensor | None):
         """The network on ``[x1, cond]`` (or on ``x1`` plus a precomputed ``cond_proj``)."""
         layer = self.net.input_layer
         if cond_proj is None and self.cond_features:
@@ -113,8 +113,8 @@ class Coupling(StatefulBijection):
         return self.net.forward_projected(F.linear(x1, layer.weight[:, : self.n_id]) + cond_proj, state)
 
     # ---- the bijection -----------------------------------------------------------------
-    def forward_stateful(self, x: Tensor, cond: Optional[Tensor], state: State,
-                         cond_proj: Optional[Tensor] = None) -> tuple[Tensor, Tensor, State]:
+    def forward_stateful(self, x: Tensor, cond: Tensor | None, state: State,
+                         cond_proj: Tensor | None = None) -> tuple[Tensor, Tensor, State]:
         """``x (..., D)``, ``cond (..., C)`` -> ``(z (..., D), logdet (...), state)``.
         ``cond_proj`` (optional) replaces ``cond``: its precomputed :meth:`cond_projection`."""
         x1, x2 = self.split(x)
@@ -122,8 +122,8 @@ class Coupling(StatefulBijection):
         y2, logdet = self.transform(x2, params)
         return self.merge(x1, y2), logdet, state
 
-    def inverse_stateful(self, z: Tensor, cond: Optional[Tensor], state: State,
-                         cond_proj: Optional[Tensor] = None) -> tuple[Tensor, Tensor, State]:
+    def inverse_stateful(self, z: Tensor, cond: Tensor | None, state: State,
+                         cond_proj: Tensor | None = None) -> tuple[Tensor, Tensor, State]:
         """``z (..., D)`` -> ``(x (..., D), logdet (...) = log|det dx/dz|, state)``."""
         z1, z2 = self.split(z)
         params, state = self._params(z1, cond, state, cond_proj)

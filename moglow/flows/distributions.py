@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -35,11 +35,11 @@ class BaseDistribution(nn.Module):
         if z.shape[-1] != self.dim:
             raise ValueError(f"{type(self).__name__}({self.dim}): expected (..., {self.dim}), got {tuple(z.shape)}")
 
-    def _standard(self, shape: tuple[int, ...], generator: Optional[torch.Generator]) -> Tensor:
+    def _standard(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
         raise NotImplementedError
 
     def sample(self, shape: Sequence[int] = (), temperature: float = 1.0,
-               generator: Optional[torch.Generator] = None) -> Tensor:
+               generator: torch.Generator | None = None) -> Tensor:
         """``(*shape, dim)`` draws scaled by ``temperature`` (dtype/device of the module;
         ``generator`` must live on that device)."""
         shape = (*tuple(shape), self.dim)

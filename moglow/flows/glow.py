@@ -10,7 +10,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from moglow.flows.actnorm import ActNorm
 from moglow.flows.base import Compose
@@ -20,8 +20,8 @@ from moglow.flows.transforms import TransformFamily
 
 
 def glow_step(dim: int, cond_features: int = 0, net: str = "lstm", hidden: int = 512, num_layers: int = 2,
-              transform: str | TransformFamily = "affine", transform_options: Optional[dict[str, Any]] = None,
-              swap: bool = False, net_options: Optional[dict[str, Any]] = None) -> Compose:
+              transform: str | TransformFamily = "affine", transform_options: dict[str, Any] | None = None,
+              swap: bool = False, net_options: dict[str, Any] | None = None) -> Compose:
     """``Compose([ActNorm(dim), LULinear(dim), Coupling(dim, cond_features, ...)])`` acting on
     ``(..., dim)`` (recurrent nets: ``(batch, time, dim)``); see :class:`Coupling` for the arguments."""
     return Compose([

@@ -18,7 +18,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +35,7 @@ class LULinear(Bijection):
         generator: optional RNG for the random initial rotation.
     """
 
-    def __init__(self, num_features: int, event_dims: int = 1, generator: Optional[torch.Generator] = None):
+    def __init__(self, num_features: int, event_dims: int = 1, generator: torch.Generator | None = None):
         super().__init__()
         if event_dims not in (1, 3):
             raise ValueError(f"LULinear: event_dims must be 1 (vectors) or 3 (images), got {event_dims}")
@@ -51,7 +50,7 @@ class LULinear(Bijection):
         self.lower = nn.Parameter(torch.tril(lower, -1).to(torch.get_default_dtype()))
         self.upper = nn.Parameter(torch.triu(upper, 1).to(torch.get_default_dtype()))
         self.log_s = nn.Parameter(torch.log(diag.abs()).to(torch.get_default_dtype()))
-        self._inv_cache: Optional[tuple[tuple, Tensor]] = None
+        self._inv_cache: tuple[tuple, Tensor] | None = None
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, event_dims={self.event_dims}"
@@ -104,10 +103,10 @@ class LULinear(Bijection):
         positions = 1 if self.event_dims == 1 else x.shape[2] * x.shape[3]
         return (self.log_s.sum() * (sign * positions)).expand(x.shape[: x.dim() - self.event_dims])
 
-    def forward(self, x: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._apply_matrix(x, self.weight()), self._logdet(x, 1.0)
 
-    def inverse(self, z: Tensor, cond: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self._apply_matrix(z, self.inverse_weight()), self._logdet(z, -1.0)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from importlib.metadata import entry_points
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -67,7 +67,7 @@ class AffineTransform(TransformFamily):
     plain ``exp(h)``).
     """
 
-    def __init__(self, scale: str = "sigmoid", eps: float = 1e-6, clamp: Optional[float] = 2.0):
+    def __init__(self, scale: str = "sigmoid", eps: float = 1e-6, clamp: float | None = 2.0):
         super().__init__()
         if scale not in ("sigmoid", "exp"):
             raise ValueError(f"AffineTransform: scale must be 'sigmoid' or 'exp', got {scale!r}")
