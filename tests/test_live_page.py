@@ -129,3 +129,33 @@ def test_click_on_the_floor_walks_there(page):
     now = _character(page)
     assert now["mode"] == 1  # steering towards a target
     assert np.hypot(target[0] - now["x"], target[1] - now["z"]) < d0 - 0.3
+
+
+def test_a_gamepad_stick_walks_and_its_button_runs(page):
+    """A connected gamepad (navigator.getGamepads replaced by a fake pad: headless Chromium has no
+    real one): the left stick pushed forward walks at the walking speed, button A runs faster."""
+    time.sleep(1.0)
+    page.evaluate("""() => {
+        window.__pad = {connected: true, axes: [0, -1], buttons: [{pressed: false}]};
+        Object.defineProperty(navigator, 'getGamepads', {value: () => [window.__pad], configurable: true});
+    }""")
+    try:
+        time.sleep(1.5)  # accelerate to walking speed
+        a = _character(page)
+        time.sleep(2.0)
+        b = _character(page)
+        walk = np.hypot(b["x"] - a["x"], b["z"] - a["z"]) / ((b["frame"] - a["frame"]) / FPS)
+        assert abs(walk - WALK) <= 0.1 * WALK, walk
+        page.evaluate("() => { window.__pad.buttons[0].pressed = true; }")
+        time.sleep(2.0)
+        c = _character(page)
+        time.sleep(1.0)
+        d = _character(page)
+        run = np.hypot(d["x"] - c["x"], d["z"] - c["z"]) / ((d["frame"] - c["frame"]) / FPS)
+        assert run > 1.3 * WALK, (walk, run)
+    finally:
+        page.evaluate("() => { window.__pad.connected = false; }")
+        _release_all(page)
+    time.sleep(1.5)  # stops again once the pad is gone
+    e, f = _character(page), (time.sleep(0.5), _character(page))[1]
+    assert np.hypot(f["x"] - e["x"], f["z"] - e["z"]) < 0.5 * WALK * 0.5
