@@ -54,7 +54,7 @@ def build_checkpoint(config: Path, folder: Path) -> Path:
     """A random-weight model of ``config``'s size on two procedural takes, with a start bank."""
     import torch
 
-    from data_pipeline.bvh import write_bvh
+    from data_pipeline.bvh_writer import write_bvh
     from data_pipeline.config import DataConfig
     from data_pipeline.prepare import PreparedData, prepare_dataset
     from data_pipeline.procedural import generate_take

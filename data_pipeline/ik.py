@@ -296,7 +296,7 @@ class IKFit:
     """An IK result on one clip.
 
     Attributes:
-        motion: the fitted motion (file units), ready for :func:`data_pipeline.bvh.write_bvh`.
+        motion: the fitted motion (file units), ready for :func:`data_pipeline.bvh_writer.write_bvh`.
         error: (F, M) distance in metres between each target joint and its fitted position.
     """
 

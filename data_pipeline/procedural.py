@@ -184,7 +184,7 @@ def generate_dataset(out_dir: str | Path, num_takes: int = 40, seconds: float = 
     """
     from .progress import progress_bar
 
-    from .bvh import write_bvh
+    from .bvh_writer import write_bvh
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from data_pipeline.bvh import read_bvh, write_bvh
+from data_pipeline.bvh import read_bvh
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.features import ROTATIONS, FeatureDefinition, features_to_motion
 from data_pipeline.ik import inverse_kinematics, joint_position_error
 from data_pipeline.kinematics import motion_from_local

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from data_pipeline.bvh import write_bvh
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.config import DataConfig
 from data_pipeline.prepare import PreparedData, prepare_dataset
 from data_pipeline.procedural import generate_take

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import require, require_path
-from data_pipeline.bvh import read_bvh, write_bvh
+from data_pipeline.bvh import read_bvh
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.ik import positions_to_motion
 from data_pipeline.kinematics import forward_kinematics
 from data_pipeline.procedural import generate_take

@@ -175,7 +175,7 @@ def _nested_chain(depth: int) -> str:
 def test_a_hierarchy_thousands_deep_is_read_without_recursion_error(tmp_path: Path) -> None:
     import sys
 
-    from data_pipeline.bvh import format_bvh
+    from data_pipeline.bvh_writer import format_bvh
 
     depth = 2 * sys.getrecursionlimit()  # a recursive parser would fail well before this
     path = tmp_path / "deep.bvh"

@@ -11,7 +11,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from data_pipeline.bvh import BVHError, format_bvh, parse_bvh, read_bvh, read_bvh_folder, write_bvh
+from data_pipeline.bvh import BVHError, parse_bvh, read_bvh, read_bvh_folder
+from data_pipeline.bvh_writer import format_bvh, write_bvh
 from data_pipeline.skeleton import VALID_CHANNELS, Motion, Skeleton
 from conftest import require_module
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_pipeline.bvh import read_bvh, read_bvh_folder, write_bvh
+from data_pipeline.bvh import read_bvh, read_bvh_folder
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.kinematics import forward_kinematics, local_transforms
 from data_pipeline.skeleton import Motion
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from data_pipeline.bvh import BVHError, read_bvh, write_bvh
+from data_pipeline.bvh import BVHError, read_bvh
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.config import DataConfig
 from data_pipeline.prepare import (PrepareError, PreparedData, load_data_config, prepare_dataset)
 from data_pipeline.splits import SplitConfig

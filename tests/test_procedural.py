@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from data_pipeline.bvh import read_bvh, write_bvh
+from data_pipeline.bvh import read_bvh
+from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.kinematics import forward_kinematics
 from data_pipeline.procedural import generate_dataset, generate_take, load_path
 from data_pipeline.procedural_skeleton import STANDING_HIPS_HEIGHT, procedural_skeleton

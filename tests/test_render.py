@@ -491,8 +491,8 @@ def test_render_window_reads_only_what_it_draws(bandai_namco_dir, tmp_path, monk
 
     whole = load_bvh_clip(take, fps=fps)
     parsed = []
-    real_block = bvh._parse_block
-    monkeypatch.setattr(bvh, "_parse_block", lambda block, n: parsed.append(len(block)) or real_block(block, n))
+    real_block = bvh.parse_block
+    monkeypatch.setattr(bvh, "parse_block", lambda block, n: parsed.append(len(block)) or real_block(block, n))
     window = load_bvh_clip(take, fps=fps, start=3000, frames=150)
     assert window.positions.shape[1] == 150
     np.testing.assert_allclose(window.positions[0], whole.positions[0, 3000:3150], rtol=0, atol=1e-9)
