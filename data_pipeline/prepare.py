@@ -17,6 +17,9 @@ file (:mod:`data_pipeline.splits`), extract features in a process pool (mirrored
                                offsets[s]:offsets[s+1]), root_start (S, 3) float64, mirrored (S,) bool,
                                passthrough (N, K) float64 (rotations representation only)
 
+The per-file work (read, extract features, in a process pool) is :mod:`data_pipeline.prepare_workers`;
+the split files are written and read by :mod:`data_pipeline.prepared_npz`.
+
 The *data hash* covers the format version, the data config (minus where the folder is), the
 profile and every file's relative path and sha256. When it matches the one in an existing
 ``manifest.json``, nothing is redone ("up to date").
@@ -31,26 +34,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import yaml
 
-from .bvh import BVHError, BVHFrameReader, read_bvh
 from .config import DataConfig, resolve_data_dir
 from .file_patterns import match_files
-from .features import (FeatureDefinition, FeatureSequence, extract_features, feature_definition,
-                       skeleton_from_dict, skeleton_to_dict)
-from .long_takes import extract_features_from_file
-from .profiles import ProfileError, SkeletonProfile, load_profile
+from .features import FeatureDefinition, FeatureSequence, feature_definition, skeleton_from_dict
+from .prepare_workers import FileResult, file_error_text, raise_file_error, run_tasks
+from .prepared_npz import read_split, write_split
+from .profiles import SkeletonProfile, load_profile
 from .scaler import Scaler
 from .skeleton import Skeleton
 from .splits import SPLITS, split_files
@@ -63,10 +63,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 #: DataConfig fields that do not change the prepared data (where the files are, error policy)
 _NOT_HASHED = ("data_dir", "skip_bad")
-
-#: files larger than this (about 25,000 Bandai Namco frames) are read and turned into features
-#: in windows (:mod:`data_pipeline.long_takes`): the same numbers, memory bounded by the features
-LONG_TAKE_BYTES = 32 << 20
 
 
 class PrepareError(RuntimeError):
@@ -135,81 +131,6 @@ def compute_data_hash(cfg: DataConfig, profile: SkeletonProfile, file_hashes: di
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-# ============================================================================ per-file work
-@dataclass
-class _FileResult:
-    rel: str
-    sequences: list[FeatureSequence] = field(default_factory=list)
-    source_frames: int = 0
-    skeleton: dict[str, Any] | None = None
-    error: tuple | None = None  # ("bvh", source, line, problem) or ("profile", message)
-
-
-def _process_file(task: tuple[str, str, bool, DataConfig, SkeletonProfile]) -> _FileResult:
-    """Read one file and extract its features (plus the mirrored copy when asked).
-
-    Runs in a worker process; errors come back as plain tuples, because BVHError does not
-    survive pickling.
-    """
-    path, rel, mirror, cfg, profile = task
-    res = _FileResult(rel)
-    try:
-        if os.path.getsize(path) > LONG_TAKE_BYTES:  # in windows: memory bounded by the features, not the take
-            with BVHFrameReader(path) as reader:
-                res.source_frames, res.skeleton = reader.frames, skeleton_to_dict(reader.skeleton)
-            for m in ((False, True) if mirror else (False,)):
-                seq = extract_features_from_file(path, profile, cfg, mirror=m)
-                seq.source = rel
-                res.sequences.append(seq)
-            return res
-        motion = read_bvh(path)
-        res.source_frames = motion.num_frames
-        res.skeleton = skeleton_to_dict(motion.skeleton)
-        for m in ((False, True) if mirror else (False,)):
-            seq = extract_features(motion, profile, cfg, mirror=m)
-            seq.source = rel
-            res.sequences.append(seq)
-    except BVHError as e:
-        res.error = ("bvh", e.source, e.line, e.problem)
-    except ProfileError as e:
-        res.error = ("profile", f"{rel}: {e}")
-    return res
-
-
-def _raise_error(err: tuple) -> None:
-    if err[0] == "bvh":
-        raise BVHError(err[1], err[2], err[3])
-    raise ProfileError(err[1])
-
-
-def _error_text(err: tuple) -> str:
-    return f"{err[1]}, line {err[2]}: {err[3]}" if err[0] == "bvh" else err[1]
-
-
-def _run_tasks(tasks: list, workers: int, progress: bool) -> list[_FileResult]:
-    bar = None
-    if progress:
-        from .progress import progress_bar
-        bar = progress_bar(total=len(tasks), desc="preparing", unit="file")
-    results: list[_FileResult] = []
-    try:
-        if workers <= 1 or len(tasks) < 4:
-            for t in tasks:
-                results.append(_process_file(t))
-                if bar is not None:
-                    bar.update()
-        else:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ctx.Pool(workers) as pool:
-                for r in pool.imap(_process_file, tasks, chunksize=max(1, min(8, len(tasks) // (4 * workers)))):
-                    results.append(r)
-                    if bar is not None:
-                        bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
-    return results
-
 
 # ============================================================================ prepare
 def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str | Path, skip_bad: bool = False,
@@ -269,18 +190,18 @@ def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str |
     workers = workers or min(os.cpu_count() or 1, 8)
     tasks = [(str(data_dir / rel), rel, bool(cfg.mirror and split_of[rel] == "train"), cfg, profile)
              for rel in files]
-    results = _run_tasks(tasks, workers, progress)
+    results = run_tasks(tasks, workers, progress)
 
     bad: dict[str, str] = {}
-    good: list[_FileResult] = []
+    good: list[FileResult] = []
     for r in results:
         if r.error is None:
             good.append(r)
         elif skip_bad:
-            bad[r.rel] = _error_text(r.error)
-            warnings.warn(f"skipping bad file: {_error_text(r.error)}", stacklevel=2)
+            bad[r.rel] = file_error_text(r.error)
+            warnings.warn(f"skipping bad file: {file_error_text(r.error)}", stacklevel=2)
         else:
-            _raise_error(r.error)
+            raise_file_error(r.error)
     if not any(split_of[r.rel] == "train" for r in good):
         raise PrepareError(f"no readable training file among the {len(files)} files in {data_dir}"
                            + (f" ({len(bad)} bad)" if bad else ""))
@@ -309,7 +230,7 @@ def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str |
     source_frames_of = {r.rel: r.source_frames for r in good}
     split_info = {}
     for s in SPLITS:
-        split_info[s] = _write_split(tmp / f"{s}.npz", by_split[s], fdef, labels)
+        split_info[s] = write_split(tmp / f"{s}.npz", by_split[s], fdef, labels)
     manifest = {
         "format_version": FORMAT_VERSION,
         "data_hash": data_hash,
@@ -353,53 +274,6 @@ def prepare_dataset(cfg: DataConfig, data_dir: str | Path | None, out_dir: str |
         f"{time.perf_counter() - t0:.1f} s, data hash {data_hash[:12]}")
     return out_dir
 
-
-def _write_split(path: Path, seqs: list[FeatureSequence], fdef: FeatureDefinition,
-                 labels: dict[str, dict[str, str | None]]) -> dict[str, Any]:
-    lengths = np.array([s.num_frames for s in seqs], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    k = len(fdef.passthrough_columns)
-    # Per-sequence parts, concatenated as they are written (no whole-split copy in memory).
-    arrays: dict[str, list[np.ndarray]] = {
-        "poses": [s.poses.astype(np.float32, copy=False) for s in seqs] or [np.zeros((0, fdef.pose_dim), np.float32)],
-        "control": [s.control.astype(np.float32, copy=False) for s in seqs]
-        or [np.zeros((0, fdef.control_dim), np.float32)],
-        "offsets": [offsets],
-        "root_start": [np.array([s.root_start for s in seqs], dtype=np.float64).reshape(-1, 3)],
-        "mirrored": [np.array([s.mirrored for s in seqs], dtype=bool)],
-    }
-    if k:
-        arrays["passthrough"] = [np.asarray(s.passthrough, dtype=np.float64) for s in seqs] or [np.zeros((0, k))]
-    write_npz_parts(path, arrays)
-    return {"file": path.name, "frames": int(offsets[-1]),
-            "sequences": [{"source": s.source, "mirrored": bool(s.mirrored), "style": labels[s.source]["style"],
-                           "content": labels[s.source]["content"], "frames": int(s.num_frames)} for s in seqs]}
-
-
-def write_npz_parts(path: Path, arrays: dict[str, list[np.ndarray]], block_bytes: int = 1 << 24) -> Path:
-    """Write an uncompressed ``.npz`` (what ``np.savez`` writes, read by ``np.load``) whose array
-    ``name`` is ``np.concatenate(arrays[name])``, without ever building that concatenation: each
-    part is streamed into the zip entry in blocks of about ``block_bytes``."""
-    import zipfile
-
-    with zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, parts in arrays.items():
-            parts = [np.ascontiguousarray(a) for a in parts]
-            dtype = parts[0].dtype
-            shape = (sum(len(a) for a in parts), *parts[0].shape[1:])
-            if any(a.dtype != dtype or a.shape[1:] != shape[1:] for a in parts):
-                raise ValueError(f"{path}: parts of {name!r} differ in dtype or shape")
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array_header_1_0(f, header)
-                for a in parts:
-                    if not a.size:
-                        continue
-                    flat = a.reshape(len(a), -1)
-                    rows = max(1, block_bytes // max(1, flat.shape[1] * flat.itemsize))
-                    for i in range(0, len(flat), rows):
-                        f.write(flat[i:i + rows].tobytes())
-    return path
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -487,18 +361,7 @@ class PreparedData:
         fps = float(manifest["fps"])
         splits: dict[str, list[FeatureSequence]] = {}
         for s, info in manifest["splits"].items():
-            with np.load(path / info["file"]) as z:
-                arrays = {k: z[k] for k in z.files}
-            off = arrays["offsets"]
-            pt = arrays.get("passthrough")
-            seqs = []
-            for i, meta in enumerate(info["sequences"]):
-                a, b = int(off[i]), int(off[i + 1])
-                seqs.append(FeatureSequence(
-                    poses=arrays["poses"][a:b], control=arrays["control"][a:b], fps=fps, source=meta["source"],
-                    style=meta["style"], mirrored=bool(arrays["mirrored"][i]), root_start=arrays["root_start"][i],
-                    passthrough=None if pt is None else pt[a:b]))
-            splits[s] = seqs
+            splits[s] = read_split(path / info["file"], info["sequences"], fps)
         return cls(path=path, config=config, feature_def=fdef, scaler=Scaler.from_dict(sc["poses"]),
                    control_scaler=Scaler.from_dict(sc["control"]),
                    skeleton=skeleton_from_dict(json.loads((path / "skeleton.json").read_text())),

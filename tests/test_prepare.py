@@ -262,7 +262,7 @@ def test_long_takes_are_prepared_in_windows_with_the_same_numbers(bandai_namco_d
     """Above ``LONG_TAKE_BYTES`` a take is read and turned into features window by window
     (bounded memory; ``benchmarks/long_take.py`` measures it): the prepared data are the same."""
     import data_pipeline.long_takes as long_takes
-    import data_pipeline.prepare as prepare_mod
+    import data_pipeline.prepare_workers as prepare_workers
 
     src = (bandai_namco_dir / "dataset-2" / "dataset-2_walk_normal_001.bvh").read_text()
     head, _, body = src.partition("MOTION")
@@ -277,8 +277,8 @@ def test_long_takes_are_prepared_in_windows_with_the_same_numbers(bandai_namco_d
     whole, _ = _prepare(cfg, data, tmp_path / "whole")
     calls = []
     real = long_takes.extract_features_from_file
-    monkeypatch.setattr(prepare_mod, "LONG_TAKE_BYTES", 0)
-    monkeypatch.setattr(prepare_mod, "extract_features_from_file",
+    monkeypatch.setattr(prepare_workers, "LONG_TAKE_BYTES", 0)
+    monkeypatch.setattr(prepare_workers, "extract_features_from_file",
                         lambda *a, **k: calls.append(a[0]) or real(*a, **{**k, "chunk_frames": 97}))
     windowed, _ = _prepare(cfg, data, tmp_path / "windowed", force=True)
     assert len(calls) == 3  # the long take plain and mirrored, the validation take
