@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .output_files import write_text_atomic
-from .procedural_gait import GaitStyle, synthesize_gait
+from .procedural_footsteps import GaitStyle
+from .procedural_gait import synthesize_gait
 from .procedural_paths import SEGMENT_MIX, random_control_path
 from .procedural_skeleton import EULER_ORDER, procedural_skeleton
 from .rotations import matrix_to_euler
