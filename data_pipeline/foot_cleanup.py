@@ -12,10 +12,11 @@ estimated from the motion's own height and speed), the clean-up:
    offset, so that it closes at most at ``blend_speed``), so release does not pop either;
 3. **clamps** every contact joint to at least its standing height above the floor
    (``ContactSpec.levels``);
-4. **solves each leg** for those targets: an analytic two-bone IK (hip -> knee -> ankle, bone
-   lengths fixed, the knee bending in the plane the model's own knee gives), then the foot
-   bone turned towards the toe target (a toe locked while its ankle is free, e.g. at toe-off,
-   moves the ankle by the toe's correction, keeping the model's foot orientation).
+4. **solves each leg** for those targets (:mod:`data_pipeline.leg_ik`): an analytic two-bone IK
+   (hip -> knee -> ankle, bone lengths fixed, the knee bending in the plane the model's own
+   knee gives), then the foot bone turned towards the toe target (a toe locked while its ankle
+   is free, e.g. at toe-off, moves the ankle by the toe's correction, keeping the model's foot
+   orientation).
 
 Steps 1-3 are causal with a small state (:class:`FootLocker`), so the same code runs offline
 over whole clips (:func:`clean_positions`, a loop over frames vectorised over samples and
@@ -31,19 +32,17 @@ Units: metres, seconds; world Y up, floor at ``ContactSpec.floor``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections.abc import Sequence
 
 import numpy as np
 
 from .contacts import ContactSpec, contact_scores
 from .ik import rotation_between
 from .kinematics import forward_kinematics_local
+from .leg_ik import LegChain, leg_chains, reachable, solve_legs
 from .skeleton import Skeleton
 
-__all__ = ["standing_mask", "smooth_features", "CleanupConfig", "LegChain", "leg_chains", "two_bone_ik",
-           "FootLocker", "solve_legs", "clean_positions", "StreamingFootCleanup", "clean_local_transforms", "estimate_contacts"]
-
-_EPS = 1e-9
+__all__ = ["standing_mask", "smooth_features", "CleanupConfig", "FootLocker", "clean_positions", "StreamingFootCleanup",
+           "clean_local_transforms", "estimate_contacts"]
 
 
 @dataclass
@@ -106,92 +105,6 @@ class CleanupConfig:
             raise ValueError(f"smooth_s must be >= 0, got {self.smooth_s}")
         if self.blend_s < 0 or not self.max_reach > 0:
             raise ValueError(f"need blend_s >= 0 and max_reach > 0; got {self.blend_s}, {self.max_reach}")
-
-
-@dataclass
-class LegChain:
-    """One leg, as indices into the model joints (M) and into the contact joints (K).
-
-    Attributes:
-        hip, knee, ankle: model joint indices (upper leg, lower leg, foot).
-        toe: model joint index of the toe, or -1.
-        ankle_contact, toe_contact: contact-joint indices (-1: none).
-        thigh, shin, foot: bone lengths in metres (hip-knee, knee-ankle, ankle-toe).
-    """
-
-    hip: int
-    knee: int
-    ankle: int
-    toe: int
-    ankle_contact: int
-    toe_contact: int
-    thigh: float
-    shin: float
-    foot: float
-
-
-def leg_chains(joints: Sequence[str], parents: Sequence[int], contact_joints: Sequence[str],
-               rest_positions: np.ndarray) -> list[LegChain]:
-    """The legs of a skeleton from its contact joints.
-
-    An *ankle* is a contact joint whose parent is not one; its parent is the knee and the
-    knee's parent the hip. A *toe* is a contact joint whose parent is an ankle.
-
-    Args:
-        joints: M model (file) joint names; parents: (M,) parent within them (-1: none).
-        contact_joints: K contact joint names (a subset of ``joints``).
-        rest_positions: (M, 3) positions in metres of a pose with the skeleton's bone lengths.
-    """
-    joints = list(joints)
-    missing = [j for j in contact_joints if j not in joints]
-    if missing:
-        raise ValueError(f"contact joint(s) {missing} are not among the model joints")
-    cidx = [joints.index(j) for j in contact_joints]
-    rest = np.asarray(rest_positions, dtype=np.float64)
-    chains = []
-    for k, a in enumerate(cidx):
-        if parents[a] in cidx:
-            continue
-        knee = int(parents[a])
-        hip = int(parents[knee]) if knee >= 0 else -1
-        if knee < 0 or hip < 0:
-            raise ValueError(f"contact joint {joints[a]!r} needs a parent (knee) and grandparent (hip)")
-        toes = [t for t, j in enumerate(cidx) if parents[j] == a]
-        t = toes[0] if toes else -1
-        toe = cidx[t] if t >= 0 else -1
-        length = lambda i, j: float(np.linalg.norm(rest[i] - rest[j]))  # noqa: E731
-        chains.append(LegChain(hip, knee, a, toe, k, t, length(knee, hip), length(a, knee),
-                               length(toe, a) if toe >= 0 else 0.0))
-    return chains
-
-
-def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.maximum(n, _EPS), n[..., 0]
-
-
-def two_bone_ik(hip: np.ndarray, knee_hint: np.ndarray, target: np.ndarray, thigh: float, shin: float
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Analytic two-bone IK: knee and ankle positions reaching ``target`` with fixed bone lengths.
-
-    Args:
-        hip, knee_hint, target: (..., 3) metres; the knee bends towards ``knee_hint``'s side.
-        thigh, shin: bone lengths (m).
-    Returns:
-        knee (..., 3) and ankle (..., 3): ``|knee - hip| = thigh``, ``|ankle - knee| = shin``;
-        the ankle is the target, or the reachable point nearest to it on the hip-target line.
-    """
-    u, dist = _unit(target - hip)
-    d = np.clip(dist, abs(thigh - shin) + 1e-6, (thigh + shin) * (1 - 1e-6))
-    cos_a = np.clip((thigh ** 2 + d ** 2 - shin ** 2) / (2 * thigh * d), -1.0, 1.0)
-    pole = knee_hint - hip
-    pole = pole - np.sum(pole * u, axis=-1, keepdims=True) * u
-    p, pn = _unit(pole)
-    # degenerate hint (knee on the hip-target line): any direction perpendicular to u
-    alt = _unit(np.cross(u, np.where(np.abs(u[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])))[0]
-    p = np.where((pn < 1e-6)[..., None], alt, p)
-    knee = hip + thigh * (cos_a[..., None] * u + np.sqrt(1 - cos_a ** 2)[..., None] * p)
-    return knee, hip + d[..., None] * u
 
 
 def smooth_features(poses: np.ndarray, fps: float, window_s: float, order: int = 2) -> np.ndarray:
@@ -287,63 +200,6 @@ class FootLocker:
         return target, want, {"locked": want, "lock": lock, "offset": offset, "since": since, "frames": frames}
 
 
-def solve_legs(positions: np.ndarray, targets: np.ndarray, locked: np.ndarray, chains: Sequence[LegChain],
-               levels: np.ndarray | None = None) -> np.ndarray:
-    """Move the knees, ankles and toes of ``positions`` so the legs reach the contact targets.
-
-    Args:
-        positions: (..., M, 3) model joint positions (m).
-        targets: (..., K, 3) contact joint targets (m); locked: (..., K) bool.
-        chains: the legs (:func:`leg_chains`).
-        levels: (K,) minimum heights of the contact joints (None: no clamp).
-    Returns:
-        (..., M, 3) a copy with the leg joints moved (hips and everything else unchanged).
-    """
-    out = np.array(positions, dtype=np.float64)
-    for c in chains:
-        hip = out[..., c.hip, :]
-        ankle_t = targets[..., c.ankle_contact, :]
-        if c.toe >= 0 and c.toe_contact >= 0:
-            toe_t = targets[..., c.toe_contact, :]
-            toe_only = locked[..., c.toe_contact] & ~locked[..., c.ankle_contact]
-            from_toe = out[..., c.ankle, :] + (toe_t - out[..., c.toe, :])  # the foot moved with its toe's correction
-            ankle_t = np.where(toe_only[..., None], from_toe, ankle_t)
-        if levels is not None:
-            ankle_t = ankle_t.copy()
-            ankle_t[..., 1] = np.maximum(ankle_t[..., 1], levels[c.ankle_contact])
-        knee, ankle = two_bone_ik(hip, out[..., c.knee, :], ankle_t, c.thigh, c.shin)
-        out[..., c.knee, :], out[..., c.ankle, :] = knee, ankle
-        if c.toe >= 0:
-            aim = targets[..., c.toe_contact, :] if c.toe_contact >= 0 else out[..., c.toe, :]
-            u = _unit(aim - ankle)[0]
-            if levels is not None and c.toe_contact >= 0 and c.foot > 0:
-                # keep the toe at or above its level: the lowest direction the foot may point, on the
-                # sphere of foot length about the ankle, keeping the horizontal heading
-                low = np.clip((levels[c.toe_contact] - ankle[..., 1]) / c.foot, -1.0, 1.0)
-                y = np.maximum(u[..., 1], low)
-                flat = u.copy()
-                flat[..., 1] = 0.0
-                flat, fn = _unit(flat)
-                flat = np.where((fn < 1e-9)[..., None], [0.0, 0.0, 1.0], flat)
-                side = np.sqrt(np.maximum(1.0 - y ** 2, 0.0))[..., None]
-                u = np.where((u[..., 1] < low)[..., None], flat * side + y[..., None] * [0.0, 1.0, 0.0], u)
-            out[..., c.toe, :] = ankle + c.foot * u
-    return out
-
-
-def _reachable(positions: np.ndarray, lock: np.ndarray, chains: Sequence[LegChain], k: int,
-               max_reach: float) -> np.ndarray:
-    """(..., K) whether each contact joint's lock is within reach of its hip."""
-    ok = np.ones(positions.shape[:-2] + (k,), bool)
-    for c in chains:
-        hip = positions[..., c.hip, :]
-        reach = max_reach * (c.thigh + c.shin)
-        ok[..., c.ankle_contact] = np.linalg.norm(lock[..., c.ankle_contact, :] - hip, axis=-1) <= reach
-        if c.toe_contact >= 0:
-            ok[..., c.toe_contact] = np.linalg.norm(lock[..., c.toe_contact, :] - hip, axis=-1) <= reach + c.foot
-    return ok
-
-
 @dataclass
 class StreamingFootCleanup:
     """Frame-by-frame foot clean-up of a growing stream of poses (for live generation).
@@ -390,7 +246,7 @@ class StreamingFootCleanup:
             scores = contact_scores(np.stack([prev, now], axis=-3), self.fps, self.spec)[..., -1, :]
         if self.state is None:
             self.state = self.locker.initial_state(positions.shape[:-2])
-        reach = _reachable(positions, self.state["lock"], self.chains, len(self.contact_index), self.cfg.max_reach)
+        reach = reachable(positions, self.state["lock"], self.chains, len(self.contact_index), self.cfg.max_reach)
         target, locked, self.state = self.locker.step(positions[..., self.contact_index, :], scores, self.state, reach)
         return solve_legs(positions, target, locked, self.chains,
                           self.levels if self.cfg.floor_clamp else None)

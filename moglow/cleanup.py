@@ -24,7 +24,8 @@ import numpy as np
 from data_pipeline.contacts import ContactSpec
 from data_pipeline.features import ROTATIONS, FeatureDefinition, features_to_local, reconstruct_world_positions
 from data_pipeline.foot_cleanup import (CleanupConfig, StreamingFootCleanup, clean_local_transforms, estimate_contacts,
-                                        leg_chains, smooth_features, standing_mask)
+                                        smooth_features, standing_mask)
+from data_pipeline.leg_ik import leg_chains
 from data_pipeline.ik import inverse_kinematics
 from data_pipeline.kinematics import forward_kinematics_local
 

@@ -11,8 +11,8 @@ from data_pipeline.config import DataConfig
 from data_pipeline.contacts import ContactSpec, contact_scores
 from data_pipeline.features import (FeatureDefinition, extract_features, feature_definition, features_to_local,
                                     sequence_world_positions)
-from data_pipeline.foot_cleanup import (CleanupConfig, StreamingFootCleanup, clean_local_transforms, clean_positions,
-                                        leg_chains, two_bone_ik)
+from data_pipeline.foot_cleanup import CleanupConfig, StreamingFootCleanup, clean_local_transforms, clean_positions
+from data_pipeline.leg_ik import leg_chains, two_bone_ik
 from data_pipeline.kinematics import forward_kinematics_local
 from data_pipeline.profiles import load_profile
 from moglow.evaluation import metrics as M
