@@ -4,7 +4,7 @@ Entry points:
 
 * :func:`render_positions`: arrays in, video out — world joint positions (F, J, 3) or several
   samples (N, F, J, 3), a parent list, optional control path(s) and ground truth.
-* :func:`render_clip`: the same from :class:`~visualize.scene.CharacterTrack` objects.
+* :func:`render_clip`: the same from :class:`~visualize.skeletons.CharacterTrack` objects.
 * :class:`ClipRenderer`: a context manager giving frames one by one (``render(f)``), for
   tests, previews and custom encoders. It owns a pyrender ``OffscreenRenderer`` and always
   deletes it on exit.
@@ -46,7 +46,7 @@ class ClipRenderer:
     """Frames of a clip, rendered off-screen with pyrender.
 
     Args:
-        tracks: the characters (:class:`~visualize.scene.CharacterTrack`).
+        tracks: the characters (:class:`~visualize.skeletons.CharacterTrack`).
         fps: frames per second of the clip.
         width, height: size of the whole frame in pixels; with layout "side" and N characters
             it is split into N panels side by side.
@@ -65,7 +65,8 @@ class ClipRenderer:
                  gl_platform: str | None = "auto", fast_readback: bool = True):
         check_not_forked()
         select_platform(gl_platform)
-        from .scene import SceneOptions, SkeletonScene, configure_renderer, pyrender  # noqa: PLC0415
+        from .renderer_patches import configure_renderer, pyrender  # noqa: PLC0415
+        from .scene import SceneOptions, SkeletonScene  # noqa: PLC0415
 
         options = options or SceneOptions()
         n_panels = len(tracks) if options.layout == "side" else 1
@@ -131,7 +132,7 @@ def render_clip(tracks, out_path: str | Path, fps: float, width: int = 640, heig
     """Render characters to an H.264 MP4 (libx264, yuv420p), encoding while rendering.
 
     Args:
-        tracks: list of :class:`~visualize.scene.CharacterTrack`.
+        tracks: list of :class:`~visualize.skeletons.CharacterTrack`.
         out_path: the .mp4 file to write.
         fps: frames per second; width, height: frame size in pixels (made even).
         options: :class:`~visualize.scene.SceneOptions`.
@@ -162,7 +163,7 @@ def render_clip(tracks, out_path: str | Path, fps: float, width: int = 640, heig
 def make_tracks(positions: np.ndarray, parents: np.ndarray, paths: np.ndarray | None = None,
                 labels: list[str] | None = None, ground_truth: np.ndarray | None = None,
                 ground_truth_path: np.ndarray | None = None, root: int = 0):
-    """Build :class:`~visualize.scene.CharacterTrack` objects from arrays.
+    """Build :class:`~visualize.skeletons.CharacterTrack` objects from arrays.
 
     Args:
         positions: (F, J, 3) or (N, F, J, 3) world joint positions in metres, Y up.
@@ -176,7 +177,8 @@ def make_tracks(positions: np.ndarray, parents: np.ndarray, paths: np.ndarray | 
     Returns:
         (tracks, shared_path): the tracks, and the path to draw in every panel (or None).
     """
-    from .scene import CharacterTrack, PALETTE, sample_color  # noqa: PLC0415
+    from .skeletons import CharacterTrack  # noqa: PLC0415
+    from .style import PALETTE, sample_color  # noqa: PLC0415
 
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim == 3:
