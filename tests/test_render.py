@@ -1,5 +1,5 @@
-"""Tests of the ``visualize`` package: geometry, off-screen rendering, H.264 encoding, the
-``moglow render`` command, and the plots.
+"""Tests of the ``visualize`` package: off-screen rendering, H.264 encoding, the ``moglow render``
+command, and the plots (the geometry, which needs no GL: tests/test_render_geometry.py).
 
 Rendering tests need pyrender and an off-screen GL platform (Mesa's EGL/llvmpipe or OSMesa;
 see .ci/install_render_deps.sh); they skip when pyrender is missing unless CI=true. The
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import require, require_module
+from render_testutils import PARENTS, toy_walk
 from visualize import geometry as geo
 
 
@@ -25,35 +26,6 @@ def _require_pyrender():
     """Skip (fail in CI) without pyrender. Never import it here: the GL platform must be chosen
     before pyrender/OpenGL is first imported (visualize.gl_platform does that)."""
     require_module("pyrender", "trimesh", "OpenGL", extra="render")
-
-
-# --------------------------------------------------------------------------- toy data
-
-
-PARENTS = np.array([-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 2, 10, 11, 2, 13, 14])  # hips, spine.., legs, arms
-
-
-def toy_walk(frames: int = 24, fps: float = 30.0, speed: float = 1.3, heading: float = 0.0) -> np.ndarray:
-    """(F, 16, 3) metres: a stick figure striding along a straight line (vectorised over frames)."""
-    t = np.arange(frames) / fps
-    swing = 0.45 * np.sin(2 * np.pi * 1.7 * t)[:, None]
-    local = np.zeros((frames, 16, 3))
-    local[:, 0:4] = [[0, 0.95, 0], [0, 1.2, 0], [0, 1.45, 0], [0, 1.65, 0]]
-    for hip, side, s in ((4, 1, 1), (7, -1, -1)):
-        local[:, hip] = [0.1 * side, 0.92, 0]
-        knee = local[:, hip] + 0.45 * np.concatenate([0 * swing, -np.cos(s * swing), np.sin(s * swing)], 1)
-        local[:, hip + 1] = knee
-        local[:, hip + 2] = knee + [0, -0.45, 0.05]
-    for sh, side, s in ((10, 1, -1), (13, -1, 1)):
-        local[:, sh] = [0.18 * side, 1.42, 0]
-        elbow = local[:, sh] + 0.3 * np.concatenate([0 * swing, -np.cos(s * swing), np.sin(s * swing)], 1)
-        local[:, sh + 1] = elbow
-        local[:, sh + 2] = elbow + [0, -0.25, 0.08]
-    c, s_ = np.cos(heading), np.sin(heading)
-    rot = np.array([[c, 0, s_], [0, 1, 0], [-s_, 0, c]])
-    world = local @ rot.T
-    world += (speed * t)[:, None, None] * np.array([s_, 0, c])
-    return world
 
 
 HAND_BVH = """HIERARCHY
@@ -118,95 +90,6 @@ def hand_bvh(path: Path) -> Path:
         rows.append([0, 92, 5 * f, 0, 0, 0] + [0, 0, 0, 0, 0, 0] + [0, a, 0, 0, -a / 2, 0] + [0, -a, 0, 0, a / 2, 0])
     path.write_text(HAND_BVH + "\n".join(" ".join(f"{v:g}" for v in r) for r in rows) + "\n")
     return path
-
-
-# --------------------------------------------------------------------------- geometry (no GL)
-
-
-def test_segment_matrices_map_unit_cylinder_onto_segment():
-    rng = np.random.default_rng(0)
-    start, end = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
-    end[0] = start[0] + [1e-9, 0, 0]  # degenerate bone stays invertible
-    m = geo.segment_matrices(start, end, radius=0.03).astype(np.float64)
-    top = m @ np.array([0, 0, 0.5, 1.0])
-    bottom = m @ np.array([0, 0, -0.5, 1.0])
-    np.testing.assert_allclose(top[1:, :3], end[1:], atol=1e-5)
-    np.testing.assert_allclose(bottom[1:, :3], start[1:], atol=1e-5)
-    # the radius columns are orthogonal to the axis and 3 cm long
-    axis = m[:, :3, 2]
-    for k in (0, 1):
-        np.testing.assert_allclose(np.linalg.norm(m[:, :3, k], axis=1), 0.03, rtol=1e-5)
-        np.testing.assert_allclose(np.einsum("bi,bi->b", m[:, :3, k], axis), 0, atol=1e-6)
-    assert np.all(np.abs(np.linalg.det(m[:, :3, :3])) > 0)
-
-
-def test_bone_and_joint_matrices_shapes_and_positions():
-    pos = toy_walk(5)
-    j = geo.joint_matrices(pos, 0.05)
-    b = geo.bone_matrices(pos, PARENTS, 0.02)
-    assert j.shape == (5, 16, 4, 4) and b.shape == (5, 15, 4, 4)
-    np.testing.assert_allclose(j[..., :3, 3], pos, atol=1e-6)
-    child, parent = geo.bone_pairs(PARENTS)
-    np.testing.assert_allclose(b[..., :3, 3], 0.5 * (pos[:, child] + pos[:, parent]), atol=1e-5)
-
-
-def test_planar_shadow_matrix_projects_along_light_onto_floor():
-    light = np.array([0.3, -1.0, 0.2])
-    s = geo.planar_shadow_matrix(light, floor_y=0.1, lift=0.0, squash=0.0)
-    p = np.array([0.5, 1.6, -0.2, 1.0])
-    q = s @ p
-    assert q[1] == pytest.approx(0.1)
-    # q lies on the line through p along the light direction
-    d = (q[:3] - p[:3]) / light
-    np.testing.assert_allclose(d, d[0], rtol=1e-9)
-    with pytest.raises(ValueError):
-        geo.planar_shadow_matrix([0, 1, 0], 0.0)
-
-
-def test_ribbon_faces_point_up_and_follow_path():
-    path = np.stack([np.linspace(0, 3, 20), np.sin(np.linspace(0, 3, 20))], 1)
-    v, f = geo.ribbon(path, width=0.1, y=0.01)
-    assert len(f) == 2 * (len(path) - 1)
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    assert np.all(n[:, 1] > 0)
-    np.testing.assert_allclose(v[:, 1], 0.01)
-    centre = 0.5 * (v[0::2] + v[1::2])[:, [0, 2]]
-    np.testing.assert_allclose(centre, path, atol=1e-6)
-    assert geo.ribbon(np.zeros((5, 2)), 0.1, 0.0)[1].shape == (0, 3)
-
-
-def test_smoothing_has_no_lag_and_camera_looks_at_character():
-    xz = np.stack([np.linspace(0, 4, 60), np.zeros(60)], 1)
-    sm = geo.smooth_track(xz, 6.0)
-    np.testing.assert_allclose(sm[25:35], xz[25:35], atol=1e-9)  # centred kernel: a straight line is kept
-    jitter = xz + np.random.default_rng(1).normal(scale=0.05, size=xz.shape)
-    assert np.abs(np.diff(geo.smooth_track(jitter, 6.0), 2, axis=0)).max() < np.abs(np.diff(jitter, 2, axis=0)).max() / 5
-    cams = geo.follow_camera(xz, height=1.7, floor_y=0.0, yfov=np.radians(40), aspect=4 / 3, azimuth=0.5,
-                             sigma_frames=0.0)
-    view = -cams[:, :3, 2]  # the camera looks along its -Z
-    to_target = np.stack([xz[:, 0], np.full(60, 0.85), xz[:, 1]], 1) - cams[:, :3, 3]
-    cos = np.einsum("fi,fi->f", view, to_target) / np.linalg.norm(to_target, axis=1)
-    np.testing.assert_allclose(cos, 1.0, atol=1e-6)
-    np.testing.assert_allclose(cams[:, :3, :3] @ cams[:, :3, :3].transpose(0, 2, 1), np.tile(np.eye(3), (60, 1, 1)),
-                               atol=1e-9)
-
-
-def test_choose_root_skips_a_single_child_top_joint_and_subtree_drops_it():
-    assert geo.choose_root(PARENTS) == 0  # the hips branch: they are the root
-    # a joint above the hips with a single child, like Bandai Namco dataset-2's joint_Root
-    parents = np.concatenate([[-1], np.where(PARENTS < 0, 0, PARENTS + 1)])
-    root = geo.choose_root(parents)
-    assert root == 1
-    keep, new_parents = geo.subtree(parents, root)
-    np.testing.assert_array_equal(keep, np.arange(1, 17))
-    np.testing.assert_array_equal(new_parents, PARENTS)
-
-
-def test_unit_scale_guess():
-    from visualize.inputs import guess_unit_scale
-
-    assert guess_unit_scale(170.0) == 0.01
-    assert guess_unit_scale(1.7) == 1.0
 
 
 # --------------------------------------------------------------------------- rendering
