@@ -39,6 +39,8 @@ Example::
     >>> seq = extract_features(read_bvh(path), load_profile("bandai_namco"), DataConfig())  # doctest: +SKIP
     >>> fdef = feature_definition(motion.skeleton, profile, cfg)                            # doctest: +SKIP
     >>> world = reconstruct_world_positions(seq.poses, seq.control, fdef, seq.root_start)    # doctest: +SKIP
+
+Long because: the features and their exact inverses are one job, both written against the conventions above.
 """
 from __future__ import annotations
 
