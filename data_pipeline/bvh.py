@@ -31,7 +31,6 @@ from .skeleton import Motion, Skeleton
 __all__ = ["BVHError", "parse_bvh", "parse_bvh_bytes", "read_bvh", "read_bvh_header", "read_bvh_frames",
            "BVHFrameReader", "read_bvh_folder"]
 
-
 _MOTION_LINE = re.compile(rb"^[ \t]*MOTION\b", re.MULTILINE)
 
 
