@@ -7,7 +7,7 @@ They rely on pyrender 0.1.45 internals (``_renderer``, ``_program_cache``,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -19,16 +19,21 @@ from OpenGL.GL import (  # noqa: E402  (after the platform is chosen)
     GL_UNSIGNED_BYTE, glBindFramebuffer, glBlitFramebuffer, glPixelStorei, glReadPixels)
 from pyrender.shader_program import ShaderProgramCache  # noqa: E402
 
-if TYPE_CHECKING:
-    from .scene import SkeletonScene
-
 __all__ = ["SHADER_DIR", "glsl_vec3", "SceneShaderCache", "configure_renderer"]
+
+
+class HasShaderDefines(Protocol):
+    """What :func:`configure_renderer` needs of a scene (:class:`visualize.scene.SkeletonScene`)."""
+
+    def shader_defines(self) -> dict[str, str]: ...
+
 
 SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 PYRENDER_SHADER_DIR = Path(pyrender.__file__).resolve().parent / "shaders"
 
 
 def glsl_vec3(rgb) -> str:
+    """An sRGB or linear triple as a GLSL ``vec3(...)`` literal."""
     return "vec3({:.5f}, {:.5f}, {:.5f})".format(*np.asarray(rgb, dtype=float))
 
 
@@ -65,7 +70,7 @@ def _read_color_only(self, scene, flags):
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)[::-1], None
 
 
-def configure_renderer(offscreen, scene: SkeletonScene, color_only: bool = True) -> None:
+def configure_renderer(offscreen, scene: HasShaderDefines, color_only: bool = True) -> None:
     """Point a fresh ``pyrender.OffscreenRenderer`` at this package's shaders and (``color_only``)
     make it read back colour only. Relies on pyrender 0.1.45 internals (``_renderer``, ``_program_cache``,
     ``_read_main_framebuffer``); tests/test_render.py checks the pictures."""
