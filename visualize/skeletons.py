@@ -8,7 +8,7 @@ Skeletons are drawn in one of two ways with identical pictures:
   pyrender binds the primitive), so a frame costs a handful of draw calls whatever the
   number of joints. pyrender 0.1.45 itself uploads ``Primitive.poses`` once, when the
   primitive enters the GL context; assigning new poses afterwards would change only the
-  instance *count*, hence the subclass :class:`DynamicInstancePrimitive`.
+  instance *count*, hence the subclass :class:`~visualize.meshes.DynamicInstancePrimitive`.
 * :class:`PerNodeSkeleton`: the plain pyrender way, one mesh node per joint and per bone,
   moved with ``Scene.set_pose`` every frame. Kept as the reference that the speed benchmark
   and the tests compare against.
