@@ -285,3 +285,25 @@ def test_metric_functions_on_real_cmu_take_at_its_own_frame_rate():
     sh = (names.index(prof.shoulders[0]), names.index(prof.shoulders[1]))
     feats = window_features(pos, fps, names.index(prof.root), hips, sh, window=240, stride=60)
     assert feats.shape == (7, 7 * len(names)) and np.isfinite(feats).all()
+
+
+def test_frechet_parts_names_the_group_that_differs():
+    """A shift of the mean pose shows up in that group's mean term only; a doubled joint-speed spread in
+    that group's covariance term only (d² of N(0,1) vs N(0,4) per column is (2 - 1)² = 1)."""
+    from moglow.evaluation.frechet import feature_groups, frechet_parts
+
+    rng = np.random.default_rng(1)
+    j = 3
+    a = rng.normal(size=(20000, 7 * j))
+    b = rng.normal(size=(20000, 7 * j))
+    groups = feature_groups(j)
+    b[:, groups["mean_pose"]] += 0.5                     # 9 columns shifted by 0.5: mean term 9 x 0.25
+    b[:, groups["joint_speed"]] *= 2.0                   # 3 columns with twice the std: d2 3 x 1
+    parts = frechet_parts(a, b)
+    tol = 0.1  # sampling error of means / stds over 20,000 draws is ~0.01 per column
+    assert abs(parts["mean_pose"]["mean_term"] - 9 * 0.25) < tol
+    assert abs(parts["mean_pose"]["d2"] - 9 * 0.25) < tol
+    assert parts["pose_std"]["d2"] < tol
+    assert abs(parts["joint_speed"]["d2"] - 3.0) < tol and parts["joint_speed"]["mean_term"] < tol
+    with pytest.raises(ValueError):
+        frechet_parts(a[:, :-1], b[:, :-1])

@@ -120,6 +120,53 @@ def frechet_between(features_a: np.ndarray | Sequence[np.ndarray], features_b: n
     return frechet_distance(*gaussian_fit(a), *gaussian_fit(b))
 
 
+FEATURE_GROUPS = ("mean_pose", "pose_std", "joint_speed")
+
+
+def feature_groups(num_joints: int) -> dict[str, slice]:
+    """Column slices of :func:`window_features`'s three groups for ``num_joints`` joints:
+    mean local pose (J·3), pose standard deviation over the window (J·3), mean joint speed (J)."""
+    j3 = 3 * num_joints
+    return {"mean_pose": slice(0, j3), "pose_std": slice(j3, 2 * j3), "joint_speed": slice(2 * j3, 2 * j3 + num_joints)}
+
+
+def frechet_parts(features_a: np.ndarray | Sequence[np.ndarray], features_b: np.ndarray | Sequence[np.ndarray],
+                  scale: np.ndarray | None = None) -> dict[str, dict[str, float]] | None:
+    """What a Fréchet distance between window features is made of, group by group.
+
+    For each group of :func:`feature_groups` (the number of joints is read from the 7·J
+    columns), the d² of that group alone and its mean-difference term ``|μ₁ − μ₂|²`` (the rest
+    of the group's d² is the covariance term). The groups' d² do not add up to the whole
+    vector's d² (cross-group covariances are left out); they say which kind of feature differs.
+
+    Args:
+        features_a, features_b: (N, 7·J) arrays, or lists of them. scale: as :func:`frechet_between`.
+    Returns:
+        ``{group: {"d2": float, "mean_term": float}}``, or None when either set has fewer than 2 vectors.
+
+    Example::
+
+        >>> rng = np.random.default_rng(0)
+        >>> a = rng.normal(size=(4000, 14)); b = rng.normal(size=(4000, 14))
+        >>> b[:, :6] += 1.0                              # shift the mean pose of two joints
+        >>> parts = frechet_parts(a, b)
+        >>> abs(parts["mean_pose"]["mean_term"] - 6.0) < 0.3, parts["joint_speed"]["d2"] < 0.01   # 6 x 1.0² ± noise
+        (True, True)
+    """
+    a, b = _stack(features_a), _stack(features_b)
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        return None
+    if a.shape[1] % 7:
+        raise ValueError(f"window features have 7·J columns, got {a.shape[1]}")
+    if scale is not None:
+        a, b = a / scale, b / scale
+    out = {}
+    for name, cols in feature_groups(a.shape[1] // 7).items():
+        (m1, c1), (m2, c2) = gaussian_fit(a[:, cols]), gaussian_fit(b[:, cols])
+        out[name] = {"d2": frechet_distance(m1, c1, m2, c2), "mean_term": float(np.sum((m1 - m2) ** 2))}
+    return out
+
+
 def feature_scale(features: np.ndarray | Sequence[np.ndarray], floor: float = 1e-6) -> np.ndarray:
     """(D,) standard deviation of each feature (at least ``floor``)."""
     x = _stack(features)
@@ -135,4 +182,5 @@ def _stack(x: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(v, np.float64) for v in x], axis=0)
 
 
-__all__ = ["gaussian_fit", "frechet_distance", "window_features", "frechet_between", "feature_scale"]
+__all__ = ["gaussian_fit", "frechet_distance", "window_features", "frechet_between", "feature_scale",
+           "feature_groups", "frechet_parts"]
