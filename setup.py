@@ -52,5 +52,7 @@ setup(
         ],
         # transform families plug into the coupling slot by name (moglow.flows.transforms)
         "moglow.transforms": ["matrix = mcmoglow.transform:make_matrix_transform"],
+        # generators scored beside the model by `moglow evaluate --baseline NAME` (moglow.evaluation.generators)
+        "moglow.generators": ["motion-matching = baselines.motion_matching.generator:make_generator"],
     },
 )

@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cleanup", action="store_true",
                         help="score only the raw model (by default a second row scores what the user gets: the "
                              "motion on the training skeleton with the feet cleaned up, as every output writes it)")
+    parser.add_argument("--baseline", nargs="+", default=[], metavar="NAME",
+                        help="also score these generators as rows on the same paths, e.g. motion-matching "
+                             "(installed moglow.generators entry points, or module:function)")
+    parser.add_argument("--baseline-set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="options of the --baseline generators, e.g. top_k=4 future=oracle")
     add_progress(parser)
 
 
@@ -80,9 +85,13 @@ def run(args: argparse.Namespace) -> int:
             check_device(args.device)
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
             result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
-                                         split=args.split, cleanup=not args.no_cleanup)
+                                         split=args.split, cleanup=not args.no_cleanup, baselines=args.baseline,
+                                         baseline_options=_key_values(args.baseline_set))
         elif args.profile:
             from data_pipeline.config import DataConfig
+
+            if args.baseline:
+                raise ValueError("--baseline needs --checkpoint (its training split is the baseline's data)")
 
             if args.data is None or args.split is not None:
                 raise ValueError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
@@ -99,3 +108,11 @@ def run(args: argparse.Namespace) -> int:
     print(result.to_markdown())
     print(f"\nwrote {json_path} and {md_path}")
     return 0
+
+
+def _key_values(items: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (ValueError names an item without ``=``)."""
+    bad = [kv for kv in items if "=" not in kv]
+    if bad:
+        raise ValueError(f"--baseline-set takes KEY=VALUE, got {bad[0]!r}")
+    return dict(kv.split("=", 1) for kv in items)

@@ -54,6 +54,7 @@ from moglow.units import nats_to_bits
 from . import metrics as M
 from .config import EvaluationConfig
 from .frechet import feature_scale, frechet_between, window_features
+from .generators import GeneratorSetup, load_generator_factory, row_name
 
 REFERENCE = "mocap"
 GENERATED = "generated"
@@ -592,7 +593,8 @@ def format_table(result: EvaluationResult) -> str:
     """A markdown table: one line per metric, one column per row (mocap, generated)."""
     info = result.info
     names = [n for n in (REFERENCE, GENERATED, CLEANED) if n in result.rows]
-    head = {REFERENCE: "mocap (reference)", GENERATED: f"generated (T={info.get('temperature')}, "
+    names += [n for n in result.rows if n not in names]
+    head = {**(info.get("baselines") or {}), REFERENCE: "mocap (reference)", GENERATED: f"generated (T={info.get('temperature')}, "
                                                         f"{info.get('num_samples')}/path): raw model",
             CLEANED: "generated, cleaned up: what the user gets"}
     lines = [f"## Evaluation: {info.get('checkpoint') or 'mocap only'}", ""]
@@ -672,7 +674,8 @@ def _reference_rows(seqs: Sequence[FeatureSequence], fdef: FeatureDefinition, ro
 
 
 def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats: list[np.ndarray] | None,
-                  cfg: EvaluationConfig, cleaned_feats: list[np.ndarray] | None = None) -> None:
+                  cfg: EvaluationConfig, cleaned_feats: list[np.ndarray] | None = None,
+                  others: dict[str, list[np.ndarray]] | None = None) -> None:
     """Fréchet distances measured like with like: the takes are split into alternate halves A
     and B; the mocap row is d²(real A, real B) (the noise floor) and the generated row is
     d²(generated for the takes of A, real B), with the generated windows subsampled (seeded)
@@ -687,6 +690,8 @@ def _frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_feats
         _frechet_generated(rows, GENERATED, keep, real_feats, gen_feats, half_a, half_b, scale)
     if cleaned_feats is not None:
         _frechet_generated(rows, CLEANED, keep, real_feats, cleaned_feats, half_a, half_b, scale)
+    for name, feats in (others or {}).items():  # baseline generators' rows (moglow.evaluation.generators)
+        _frechet_generated(rows, name, keep, real_feats, feats, half_a, half_b, scale)
 
 
 def _frechet_generated(rows: dict[str, dict], name: str, keep: list[int], real_feats: list[np.ndarray],
@@ -709,7 +714,8 @@ def _frechet_generated(rows: dict[str, dict], name: str, keep: list[int], real_f
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg: EvaluationConfig | None = None,
                         device: str | torch.device = "auto", progress: bool = True,
                         log: Callable[[str], None] | None = None, split: str | None = None,
-                        cleanup: bool = True) -> EvaluationResult:
+                        cleanup: bool = True, baselines: Sequence[str] = (),
+                        baseline_options: dict[str, Any] | None = None) -> EvaluationResult:
     """Evaluate a checkpoint on a folder of held-out BVH files (see the module docstring).
 
     Args:
@@ -722,6 +728,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: tqdm bars. log: one-line messages (default: print when ``progress``).
         cleanup: also score what the user gets (the ``cleaned`` row: skeleton fit and foot clean-up).
+        baselines: generators scored as extra rows on the same takes and frames (names or
+            ``module:function`` specs, :mod:`moglow.evaluation.generators`), each given ``baseline_options``.
     """
     from moglow.checkpoint import load_model
     from moglow.sampling import optimise_for_sampling
@@ -777,7 +785,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         clean_takes = [dataclasses.replace(ref, motions=cleaned_positions(poses, seq, fdef, pipeline.profile))
                        for seq, poses, ref in zip(seqs, generated, ref_takes, strict=True)]
         rows[CLEANED], clean_feats = row_metrics(clean_takes, roles, pipeline.fps, cfg, pipeline.data_config)
-    _frechet_rows(rows, ref_feats, gen_feats, cfg, clean_feats)
+    setup = GeneratorSetup(ckpt, pipeline, Path(data_dir), dict(baseline_options or {}), log, progress)
+    other_feats, labels = _baseline_rows(rows, baselines, setup, seqs, ref_takes, roles, cfg, tau, la)
+    _frechet_rows(rows, ref_feats, gen_feats, cfg, clean_feats, other_feats)
     notes = data_warnings(rows, seqs, tau, pipeline.fps, len(roles.names))
     for w in notes:
         warnings.warn(w, stacklevel=2)
@@ -788,9 +798,29 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         "context_frames": tau, "lookahead": la, "num_samples": cfg.num_samples, "temperature": cfg.temperature,
         "seed": cfg.seed, "device": str(dev), "training_overlap": len(overlap),
         "data_hash": (ckpt.get("data") or {}).get("data_hash"), "config": to_dict(cfg),
-        "seconds": round(time.perf_counter() - t0, 2), "warnings": notes,
+        "seconds": round(time.perf_counter() - t0, 2), "warnings": notes, "baselines": labels,
     }
     return EvaluationResult(info, nll, rows)
+
+
+def _baseline_rows(rows: dict[str, dict], names: Sequence[str], setup: GeneratorSetup,
+                   seqs: Sequence[FeatureSequence], ref_takes: Sequence[RowInputs], roles: JointRoles,
+                   cfg: EvaluationConfig, tau: int, la: int) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
+    """One row per baseline generator, scored on the reference rows' takes and frames; returns
+    (Fréchet window features per row, table label per row)."""
+    feats, labels = {}, {}
+    fdef = setup.pipeline.feature_def
+    for name in names:
+        t0 = time.perf_counter()
+        gen = load_generator_factory(name)(setup)
+        poses = gen.generate(seqs, tau, la, cfg.num_samples, cfg.seed)
+        takes = [dataclasses.replace(ref, motions=world_positions(p, s, fdef))
+                 for s, p, ref in zip(seqs, poses, ref_takes, strict=True)]
+        key = row_name(name)
+        labels[key] = str(getattr(gen, "label", key))
+        rows[key], feats[key] = row_metrics(takes, roles, setup.pipeline.fps, cfg, setup.pipeline.data_config)
+        setup.log(f"{labels[key]}: scored in {time.perf_counter() - t0:.1f} s")
+    return feats, labels
 
 
 def evaluate_reference(data_dir: str | Path, profile: str | Path | SkeletonProfile,
