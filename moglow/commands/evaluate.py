@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from moglow.cli_checks import MAX_TEMPERATURE, UsageError, check_device, check_range
     from moglow.evaluation.config import load_evaluation_config
     from moglow.evaluation.evaluate import EvaluationError, EvaluationResult, evaluate_checkpoint, evaluate_reference
+    from moglow.evaluation.generators import load_generator_factory
     from moglow.pretrained import is_pretrained
 
     result_paths = EvaluationResult.output_paths
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 out = args.out or ((ckpt if ckpt.is_dir() else ckpt.parent) / "evaluation")
             check_device(args.device)
+            for name in args.baseline:  # an unknown name fails now, not after the model's rows
+                load_generator_factory(name)
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
             result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
                                          split=args.split, cleanup=not args.no_cleanup, baselines=args.baseline,

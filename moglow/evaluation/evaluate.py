@@ -816,8 +816,9 @@ def _baseline_rows(rows: dict[str, dict], names: Sequence[str], setup: Generator
         poses = gen.generate(seqs, tau, la, cfg.num_samples, cfg.seed)
         takes = [dataclasses.replace(ref, motions=world_positions(p, s, fdef))
                  for s, p, ref in zip(seqs, poses, ref_takes, strict=True)]
-        key = row_name(name)
-        labels[key] = str(getattr(gen, "label", key))
+        label = str(getattr(gen, "label", name))
+        key = row_name(name, label)
+        labels[key] = label
         rows[key], feats[key] = row_metrics(takes, roles, setup.pipeline.fps, cfg, setup.pipeline.data_config)
         setup.log(f"{labels[key]}: scored in {time.perf_counter() - t0:.1f} s")
     return feats, labels

@@ -120,9 +120,10 @@ def load_generator_factory(name: str) -> GeneratorFactory:
     raise KeyError(f"unknown generator {name!r}; available: {have}; or give module:function")
 
 
-def row_name(name: str) -> str:
-    """The key of a generator's row in the result (``"motion-matching"``, or a spec's function name)."""
-    return name.rpartition(":")[2] if ":" in name else name
+def row_name(name: str, label: str) -> str:
+    """The key of a generator's row in the result: its registered name, or for a ``module:function``
+    spec its label with dashes (``"motion matching"`` -> ``"motion-matching"``)."""
+    return "-".join(label.split()) if ":" in name else name
 
 
 __all__ = ["ENTRY_POINT_GROUP", "PathGenerator", "GeneratorSetup", "GeneratorFactory", "register_generator",
