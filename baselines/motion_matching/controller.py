@@ -94,9 +94,8 @@ class MatchingController:
                 best, costs = db.nearest(q, s.top_k, take.style)
                 pick = int(rng.integers(len(best))) if len(best) > 1 else 0
                 new, new_cost = int(best[pick]), float(costs[pick])
-                stay = cur >= 0 and db.has_next(cur) and (
-                    db.cost(cur, q) <= new_cost + 1e-9
-                    or (db.clip[new] == db.clip[cur] and abs(int(db.local[new]) - int(db.local[cur])) <= self.same_clip))
+                near = db.clip[new] == db.clip[cur] and abs(int(db.local[new]) - int(db.local[cur])) <= self.same_clip
+                stay = cur >= 0 and db.has_next(cur) and (db.cost(cur, q) <= new_cost + 1e-9 or near)
                 if not stay:
                     shown = out[t - 1].astype(np.float64)
                     before = (out[t - 2] if t >= 2 else out[t - 1]).astype(np.float64)

@@ -107,7 +107,8 @@ class MatchingDatabase:
         self.scale = self._scale(raw)
         self.features = raw / self.scale
         tail = s.frames(s.min_tail_s, self.fps)
-        self.targets = np.flatnonzero((self.local >= 1) & (self.local + tail <= self.ends[self.clip] - starts[self.clip]))
+        last = self.ends[self.clip] - starts[self.clip]  # each frame's clip's last local index
+        self.targets = np.flatnonzero((self.local >= 1) & (self.local + tail <= last))
         if not self.targets.size:
             raise ValueError(f"no clip is longer than {tail + 1} frames: nothing to jump to")
         self._trees: dict[str | None, tuple[cKDTree, np.ndarray]] = {}
@@ -134,7 +135,8 @@ class MatchingDatabase:
         return self._trees[key]
 
     def nearest(self, query: np.ndarray, k: int = 1, style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` jump targets nearest to ``query`` (normalised): (global indices (k,), costs (k,)), nearest first."""
+        """The ``k`` jump targets nearest to ``query`` (normalised), nearest first: (global indices (k,),
+        costs (k,))."""
         tree, idx = self._tree(style)
         k = min(k, len(idx))
         dist, pos = tree.query(query, k=k)

@@ -593,10 +593,10 @@ def format_table(result: EvaluationResult) -> str:
     """A markdown table: one line per metric, one column per row (mocap, generated)."""
     info = result.info
     names = [n for n in (REFERENCE, GENERATED, CLEANED) if n in result.rows]
-    names += [n for n in result.rows if n not in names]
-    head = {**(info.get("baselines") or {}), REFERENCE: "mocap (reference)", GENERATED: f"generated (T={info.get('temperature')}, "
+    names += [n for n in result.rows if n not in names]  # baseline generators' rows
+    head = {REFERENCE: "mocap (reference)", GENERATED: f"generated (T={info.get('temperature')}, "
                                                         f"{info.get('num_samples')}/path): raw model",
-            CLEANED: "generated, cleaned up: what the user gets"}
+            CLEANED: "generated, cleaned up: what the user gets", **(info.get("baselines") or {})}
     lines = [f"## Evaluation: {info.get('checkpoint') or 'mocap only'}", ""]
     after = (f"; metrics over the frames after the first {info['context_frames']} (the generator's context)"
              if info.get("context_frames") else "")
