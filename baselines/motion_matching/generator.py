@@ -28,6 +28,8 @@ def training_clips(ckpt: dict, pipeline: Pipeline, data_dir: str | Path | None =
                    log: Callable[[str], None] = print) -> list[FeatureSequence]:
     """The checkpoint's training takes as un-normalised features (mirrored copies when its data mirrors)."""
     prepared = (ckpt.get("data") or {}).get("prepared_dir")
+    if pipeline.feature_def is None:
+        raise ValueError("motion matching needs a checkpoint's feature definition")
     if prepared and (Path(prepared) / "manifest.json").is_file():
         from data_pipeline.prepare import PreparedData
 
@@ -118,6 +120,8 @@ def make_generator(setup: GeneratorSetup) -> MotionMatchingGenerator:
     """The ``motion-matching`` generator for a checkpoint (see the module docstring)."""
     pipeline = setup.pipeline
     fdef = pipeline.feature_def
+    if fdef is None:
+        raise ValueError("motion matching needs a checkpoint's feature definition")
     settings = settings_from(setup.options)
     clips = training_clips(setup.checkpoint, pipeline, setup.data_dir, setup.progress, setup.log)
     return MotionMatchingGenerator(MatchingDatabase(clips, fdef, ankles_of(fdef, pipeline), settings))
