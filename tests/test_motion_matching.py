@@ -164,13 +164,15 @@ def test_evaluate_scores_the_baseline_as_a_row(checkpoint, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     res = json.loads((out / "evaluation.json").read_text())
     mm, mocap = res["rows"]["motion-matching"], res["rows"]["mocap"]
-    assert res["info"]["baselines"] == {"motion-matching": "motion matching"}
+    assert res["info"]["baselines"] == {"motion-matching": "motion matching",
+                                        "motion-matching-cleaned": "motion matching, cleaned up"}
+    assert res["rows"]["motion-matching-cleaned"]["bone_length_cv_mean"] < 1e-6  # fitted to the skeleton
     assert mm["frames"] == 2 * mocap["frames"] and mm["motions"] == 2 * mocap["motions"]
     assert mm["diversity_cm"] == 0.0  # top_k 1: deterministic, every sample the same
     assert mm["path_error_cm"] < 1e-6 and mm["heading_error_deg"] < 10
     assert mm["frechet_distance"] is not None and mm["foot_skating_cm_s"] > 0
     header = next(line for line in (out / "evaluation.md").read_text().splitlines() if line.startswith("| metric"))
-    assert header.endswith("| motion matching |")
+    assert header.endswith("| motion matching | motion matching, cleaned up |")
     rc = main(["evaluate", "--checkpoint", str(checkpoint), "--split", "test", "--no-progress", "--out",
                str(tmp_path / "bad"), "--baseline", "no-such-generator"])
     assert rc == 1 and "unknown generator" in capsys.readouterr().err

@@ -786,7 +786,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
                        for seq, poses, ref in zip(seqs, generated, ref_takes, strict=True)]
         rows[CLEANED], clean_feats = row_metrics(clean_takes, roles, pipeline.fps, cfg, pipeline.data_config)
     setup = GeneratorSetup(ckpt, pipeline, Path(data_dir), dict(baseline_options or {}), log, progress)
-    other_feats, labels = _baseline_rows(rows, baselines, setup, seqs, ref_takes, roles, cfg, tau, la)
+    other_feats, labels = _baseline_rows(rows, baselines, setup, seqs, ref_takes, roles, cfg, tau, la, cleanup)
     _frechet_rows(rows, ref_feats, gen_feats, cfg, clean_feats, other_feats)
     notes = data_warnings(rows, seqs, tau, pipeline.fps, len(roles.names))
     for w in notes:
@@ -803,11 +803,20 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
     return EvaluationResult(info, nll, rows)
 
 
+def _cleaned_once(poses: np.ndarray, seq: FeatureSequence, fdef: FeatureDefinition, profile: Any) -> np.ndarray:
+    """:func:`cleaned_positions`, computed once when every sample is the same (a deterministic generator)."""
+    if poses.shape[0] > 1 and (poses == poses[:1]).all():
+        return np.repeat(cleaned_positions(poses[:1], seq, fdef, profile), poses.shape[0], axis=0)
+    return cleaned_positions(poses, seq, fdef, profile)
+
+
 def _baseline_rows(rows: dict[str, dict], names: Sequence[str], setup: GeneratorSetup,
                    seqs: Sequence[FeatureSequence], ref_takes: Sequence[RowInputs], roles: JointRoles,
-                   cfg: EvaluationConfig, tau: int, la: int) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
-    """One row per baseline generator, scored on the reference rows' takes and frames; returns
-    (Fréchet window features per row, table label per row)."""
+                   cfg: EvaluationConfig, tau: int, la: int, cleanup: bool = False
+                   ) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
+    """One row per baseline generator, scored on the reference rows' takes and frames, and with
+    ``cleanup`` a second one (``NAME-cleaned``) through the model's clean-up; returns (Fréchet
+    window features per row, table label per row)."""
     feats, labels = {}, {}
     fdef = setup.pipeline.feature_def
     for name in names:
@@ -820,6 +829,12 @@ def _baseline_rows(rows: dict[str, dict], names: Sequence[str], setup: Generator
         key = row_name(name, label)
         labels[key] = label
         rows[key], feats[key] = row_metrics(takes, roles, setup.pipeline.fps, cfg, setup.pipeline.data_config)
+        if cleanup:
+            clean = [dataclasses.replace(ref, motions=_cleaned_once(p, s, fdef, setup.pipeline.profile))
+                     for s, p, ref in zip(seqs, poses, ref_takes, strict=True)]
+            labels[f"{key}-cleaned"] = f"{label}, cleaned up"
+            rows[f"{key}-cleaned"], feats[f"{key}-cleaned"] = row_metrics(clean, roles, setup.pipeline.fps, cfg,
+                                                                          setup.pipeline.data_config)
         setup.log(f"{labels[key]}: scored in {time.perf_counter() - t0:.1f} s")
     return feats, labels
 
