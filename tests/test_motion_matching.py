@@ -124,6 +124,25 @@ def test_generator_lookup_by_registry_and_by_spec():
         load_generator_factory("no-such-generator")
 
 
+def test_an_installed_generator_is_found_through_the_entry_point_group(tmp_path, monkeypatch):
+    """The way `pip install -e .` makes `--baseline motion-matching` work: a distribution's
+    ``moglow.generators`` entry point (here a throwaway dist-info on sys.path), as setup.py declares it."""
+    from baselines.motion_matching.generator import make_generator
+    from conftest import REPO_ROOT
+    from moglow.evaluation.generators import ENTRY_POINT_GROUP, available_generators
+
+    declared = "motion-matching = baselines.motion_matching.generator:make_generator"
+    assert declared in (REPO_ROOT / "setup.py").read_text() and ENTRY_POINT_GROUP == "moglow.generators"
+    meta = tmp_path / "mm_plugin-0.1.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: mm-plugin\nVersion: 0.1\n")
+    (meta / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nmm-installed = "
+                                           "baselines.motion_matching.generator:make_generator\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "mm-installed" in available_generators()
+    assert load_generator_factory("mm-installed") is make_generator
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A random tiny MoGlow whose stored split has 6 training walks and 2 test walks."""
