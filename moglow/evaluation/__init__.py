@@ -5,6 +5,8 @@
 - :mod:`moglow.evaluation.frechet`: Fréchet distance between sets of motion windows.
 - :mod:`moglow.evaluation.evaluate`: held-out NLL, generation along held-out paths, the table.
 - :mod:`moglow.evaluation.config`: the settings (``configs/evaluation.yaml``).
+- :mod:`moglow.evaluation.generators`: other generators scored as rows beside the model
+  (``--baseline``; plug-ins through the ``moglow.generators`` entry points).
 """
 from .config import EvaluationConfig, load_evaluation_config
 
