@@ -46,7 +46,9 @@ def test_demo_fast_writes_every_artefact_and_a_rerun_skips_every_stage(tmp_path,
     assert _run_demo(demo) == 0
     _check_artefacts(demo)
     _check_rerun(demo, capsys)
-    from moglow.review import check_page, find_chromium, serve_folder
+    from moglow.review import check_page
+    from moglow.review.browser_check import find_chromium
+    from moglow.review.serve import serve_folder
 
     if find_chromium() is not None:  # (test_review.py requires Chromium in CI)
         with serve_folder(demo / "run") as base:

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 
 from conftest import require, require_module
-from moglow.review import (ReviewError, check_page, find_chromium, find_sample_sets, serve_folder,
-                           training_summary, write_review)
+from moglow.review import ReviewError, check_page, write_review
+from moglow.review.browser_check import find_chromium
+from moglow.review.runs import find_sample_sets, training_summary
+from moglow.review.serve import serve_folder
 
 EVIL = "circle:radius=2<script>alert(1)</script>&x"
 FRAMES, FPS = 16, 20.0

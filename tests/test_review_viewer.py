@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from live_testutils import CHROMIUM_ARGS, require_chromium
-from moglow.review import serve_folder, write_review
+from moglow.review import write_review
+from moglow.review.serve import serve_folder
 from visualize.web.clip_json import clip_viewer_data
 
 FPS, FRAMES = 20.0, 60

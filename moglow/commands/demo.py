@@ -281,7 +281,8 @@ def stage_render(root: Path, paths: tuple[tuple[str, str], ...], plan: DemoPlan,
                  progress: bool) -> list[Path]:
     """Render the video and path plot of each sample set of ``paths`` under ``root`` (skipping
     those newer than their npz)."""
-    from moglow.review import find_sample_sets, plot_sample_paths, render_sample_set
+    from moglow.review.media import plot_sample_paths, render_sample_set
+    from moglow.review.runs import find_sample_sets
 
     wanted = {name for name, _ in paths}
     videos = []

@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=None, help="video width in pixels (default: 320 per sample)")
     parser.add_argument("--height", type=int, default=360, help="video height in pixels")
     parser.add_argument("--check", action="store_true",
-                        help="open the page in headless Chromium and check that every video plays and "
-                             "nothing logs an error (needs the chromium package)")
+                        help="open the page in headless Chromium and check that every video and 3-D viewer plays "
+                             "and nothing logs an error (needs Debian's chromium package and the check extra: "
+                             "pip install 'moglow[check]')")
     parser.add_argument("--force", action="store_true", help="replace an existing index.html")
     from moglow.commands.common import add_progress
 
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     from data_pipeline.output_files import OutputExistsError
     from moglow.checkpoint import CheckpointError
-    from moglow.review import ReviewError, check_page, serve_folder, write_review
+    from moglow.review import ReviewError, check_page, write_review
+    from moglow.review.serve import serve_folder
 
     try:
         page = write_review(args.run_dir, args.out, render=not args.no_render, width=args.width,
