@@ -175,6 +175,7 @@ def test_page_plays_in_headless_chromium(run_dir, page):
     assert result.ok, result.describe()
     assert len(result.videos) == 2 and all(v["width"] == 192 for v in result.videos)
     assert len(result.images) == 3  # two path plots and the curves
+    assert len(result.viewers) == 2 and all(v["played"] and v["ready"] for v in result.viewers), result.describe()
 
 
 def test_browser_check_reports_broken_media(tmp_path):
@@ -198,3 +199,32 @@ def test_review_of_a_folder_without_a_run_fails_clearly(tmp_path, capsys):
         write_review(tmp_path)
     assert main(["review", str(tmp_path / "missing")]) == 1
     assert "run folder not found" in capsys.readouterr().err
+
+
+def test_hostile_run_and_style_names_are_escaped(tmp_path):
+    """A run name and a style name that are HTML reach the page as text (the templates autoescape)."""
+    hostile = "<script>alert(1)</script>"
+    run = tmp_path / "run"
+    folder = run / "samples" / "evil"
+    folder.mkdir(parents=True)
+    _write_losses(run / "losses.csv")
+    (run / "config.yaml").write_text(f"name: '{hostile}'\n")
+    np.savez_compressed(folder / "samples.npz", positions=_walker(FRAMES, 0.0)[None].astype(np.float32),
+                        parents=PARENTS, fps=np.float64(FPS), labels=np.array([hostile]))
+    (folder / "report.json").write_text(json.dumps({"info": {"path": "line", "style": hostile, "context": hostile}}))
+    text = write_review(run, render=False, progress=False, count_parameters=False, log=None).read_text()
+    assert "<script>alert" not in text
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"<title>Review: {escaped}</title>" in text and f"<h1>Review: {escaped}</h1>" in text
+    assert f"<tr><th>style</th><td>{escaped}</td></tr>" in text  # the style name
+    assert f"{escaped} <span class=dim>(batch index 0" in text  # the sample's label (no BVH to link)
+
+
+def test_check_without_playwright_names_the_extra(monkeypatch, tmp_path):
+    """Without Playwright, ``check_page`` fails with one line that names the extra to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import fails
+    with pytest.raises(ReviewError, match=r"pip install 'moglow\[check\]'") as err:
+        check_page("http://127.0.0.1:9/x.html", chromium="/bin/true")
+    assert "\n" not in str(err.value)

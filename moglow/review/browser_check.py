@@ -130,6 +130,21 @@ def _console_error(msg: Any) -> str | None:
     return f"console.{msg.type}: {msg.text}" + (f" ({where})" if where and where not in msg.text else "")
 
 
+def _mount_viewers(page: Any, wait_s: float) -> None:
+    """Scroll each clip viewer into view in turn (they start when first seen), waiting up to
+    ``wait_s`` seconds for it to register."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    n = page.evaluate("() => document.querySelectorAll('.clip-viewer[data-clip]').length")
+    for i in range(n):
+        page.evaluate("(i) => document.querySelectorAll('.clip-viewer[data-clip]')[i].scrollIntoView({block: 'center'})",
+                      i)
+        try:
+            page.wait_for_function("(i) => (window.moglowViewers || []).length > i", arg=i, timeout=wait_s * 1000)
+        except PlaywrightTimeout:
+            return  # not started: reported as not played
+
+
 def check_page(url: str, timeout: float = 60.0, min_play_s: float = 0.3, chromium: str | None = None,
                extra_args: list[str] | None = None) -> PageCheck:
     """Open ``url`` in headless Chromium and wait until every video has played ``min_play_s``
@@ -165,9 +180,7 @@ def check_page(url: str, timeout: float = 60.0, min_play_s: float = 0.3, chromiu
                     page.goto(url, wait_until="load", timeout=timeout * 1000)
                 except PlaywrightError as e:
                     raise ReviewError(f"cannot open {url}: {str(e).splitlines()[0]}") from None
-                hosts = page.locator(".clip-viewer[data-clip]")
-                for i in range(hosts.count()):  # viewers start when scrolled into view
-                    hosts.nth(i).scroll_into_view_if_needed(timeout=5000)
+                _mount_viewers(page, min(10.0, timeout))
                 while True:
                     state = page.evaluate(_MEDIA_STATE)
                     viewers = tracker.update(state["viewers"])
