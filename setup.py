@@ -14,7 +14,9 @@ setup(
     package_dir={"moglow.configs": "configs"},
     package_data={"visualize": ["shaders/*", "web/static/*", "web/static/vendor/three/*"],
                   "moglow.configs": ["*.yaml", "profiles/*.yaml"],
-                  "moglow": ["pretrained/*.pt", "pretrained/*.md"]},
+                  "moglow": ["pretrained/*.pt", "pretrained/*.md"],
+                  # the review and evaluation pages' Jinja2 templates (moglow/review/rendering.py)
+                  "moglow.review": ["templates/*.html", "templates/*.css"]},
     install_requires=[
         # the range the code is tested on: its bottom is the CPU wheel CI runs (torch==2.13.0, pinned in
         # scripts/setup.sh and CI only), so pip never replaces a user's own newer torch (or its CUDA build)
@@ -25,6 +27,7 @@ setup(
         "tqdm>=4.66",
         "matplotlib>=3.8",
         "tensorboard>=2.15",
+        "jinja2>=3.1",  # the review and evaluation pages (autoescaped templates)
     ],
     extras_require={
         # moglow render / review videos. pyrender2 is a maintained fork of pyrender 0.1.45 (same
@@ -36,6 +39,8 @@ setup(
         "baselines": ["scikit-learn>=1.3", "mlxtend>=0.23"],
         # moglow play: HTTP + WebSocket server
         "play": ["websockets>=13"],
+        # moglow review --check: Playwright drives Debian's chromium (never downloads a browser)
+        "check": ["playwright>=1.40"],
         "dev": ["pytest>=8", "pytest-xdist>=3.5", "bvh-converter==1.0.2", "scikit-learn>=1.3", "ruff>=0.6", "mypy>=1.10",
                 "websockets>=13", "playwright>=1.40", "wheel"],
     },

@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="NAME|YAML",
                         help="evaluation settings: a built-in name or a YAML path (default: the built-in "
                              "'evaluation', configs/evaluation.yaml)")
-    parser.add_argument("--out", type=Path, help="folder for evaluation.json and evaluation.md "
+    parser.add_argument("--clips", type=int, default=3, metavar="N",
+                        help="show the first N held-out takes (generated, cleaned up, beside the mocap) in the 3-D "
+                             "viewer of evaluation.html (default 3; 0: the metrics table only)")
+    parser.add_argument("--out", type=Path, help="folder for evaluation.json, evaluation.md and evaluation.html "
                         "(default: RUN/evaluation, or ./evaluation without a checkpoint)")
     parser.add_argument("--pattern", nargs="+", metavar="GLOB",
                         help="glob(s) of the held-out files in --data, e.g. '*_walk_*' '*_walkturn_*'; the count "
@@ -59,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from moglow.evaluation.generators import load_generator_factory
     from moglow.pretrained import is_pretrained
 
-    result_paths = EvaluationResult.output_paths
+    from moglow.evaluation.clips import CLIPS_DIR, write_clips
+    from moglow.review import ReviewError
+    from moglow.review.evaluation_page import EVALUATION_HTML, write_evaluation_page
+
+    def result_paths(out: Path) -> list[Path]:
+        return [*EvaluationResult.output_paths(out), Path(out) / EVALUATION_HTML]
 
     from moglow.commands.common import apply_threads
 
@@ -74,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.validate()
         check_range("--temperature", cfg.temperature, 0.0, MAX_TEMPERATURE)
         check_range("--num-samples", cfg.num_samples, 1, 1000, integer=True)
+        check_range("--clips", args.clips, 0, 100, integer=True)
         progress = not args.no_progress
         if args.checkpoint is not None:
             if args.data is None and args.split is None:
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
             result = evaluate_checkpoint(args.checkpoint, args.data, cfg, device=args.device, progress=progress,
                                          split=args.split, cleanup=not args.no_cleanup, baselines=args.baseline,
-                                         baseline_options=_key_values(args.baseline_set))
+                                         baseline_options=_key_values(args.baseline_set), clips=args.clips)
         elif args.profile:
             from data_pipeline.config import DataConfig
 
@@ -104,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             raise ValueError("give --checkpoint RUN, or --profile NAME to score the mocap alone")
         json_path, md_path = result.write(out)
+        write_clips(result.clips, Path(out) / CLIPS_DIR)
+        html_path = write_evaluation_page(out)
     except (OSError, ValueError, KeyError, RuntimeError, ConfigError, CheckpointError, EvaluationError, UsageError,
-            OutputExistsError) as e:
+            OutputExistsError, ReviewError) as e:
         print(f"moglow evaluate: error: {e}", file=sys.stderr)
         return 1
     print(result.to_markdown())
-    print(f"\nwrote {json_path} and {md_path}")
+    print(f"\nwrote {json_path}, {md_path} and {html_path}"
+          + (f" ({len(result.clips)} clip(s) in the 3-D viewer: python -m http.server -d {out}, then open "
+             f"http://localhost:8000/{EVALUATION_HTML})" if result.clips else ""))
     return 0
 
 

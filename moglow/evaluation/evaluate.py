@@ -517,11 +517,14 @@ class EvaluationResult:
         info: what was evaluated (checkpoint, step, data folder, files, fps, settings).
         nll: :func:`heldout_nll`'s dict, or None (reference-only).
         rows: ``{"mocap": {...}, "generated": {...}}`` (metric name -> value; None: not defined).
+        clips: the first takes as :class:`moglow.evaluation.clips.EvaluationClip` (``clips=N`` of
+            :func:`evaluate_checkpoint`; not in the JSON).
     """
 
     info: dict[str, Any]
     nll: dict[str, Any] | None
     rows: dict[str, dict[str, Any]]
+    clips: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"info": self.info, "nll": self.nll, "rows": self.rows, "metrics": METRICS_DOC}
@@ -715,7 +718,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
                         device: str | torch.device = "auto", progress: bool = True,
                         log: Callable[[str], None] | None = None, split: str | None = None,
                         cleanup: bool = True, baselines: Sequence[str] = (),
-                        baseline_options: dict[str, Any] | None = None) -> EvaluationResult:
+                        baseline_options: dict[str, Any] | None = None, clips: int = 0) -> EvaluationResult:
     """Evaluate a checkpoint on a folder of held-out BVH files (see the module docstring).
 
     Args:
@@ -730,6 +733,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         cleanup: also score what the user gets (the ``cleaned`` row: skeleton fit and foot clean-up).
         baselines: generators scored as extra rows on the same takes and frames (names or
             ``module:function`` specs, :mod:`moglow.evaluation.generators`), each given ``baseline_options``.
+        clips: keep the first ``clips`` takes, generated and mocap, as ``result.clips`` (for the
+            3-D viewer, :mod:`moglow.evaluation.clips`).
     """
     from moglow.checkpoint import load_model
     from moglow.sampling import optimise_for_sampling
@@ -800,7 +805,12 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
         "data_hash": (ckpt.get("data") or {}).get("data_hash"), "config": to_dict(cfg),
         "seconds": round(time.perf_counter() - t0, 2), "warnings": notes, "baselines": labels,
     }
-    return EvaluationResult(info, nll, rows)
+    result = EvaluationResult(info, nll, rows)
+    if clips > 0:
+        from .clips import take_clips
+
+        result.clips = take_clips(seqs[:clips], generated[:clips], fdef, pipeline.profile, cleanup, tau)
+    return result
 
 
 def _cleaned_once(poses: np.ndarray, seq: FeatureSequence, fdef: FeatureDefinition, profile: Any) -> np.ndarray:
