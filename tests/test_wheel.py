@@ -66,6 +66,13 @@ def test_wheel_commands_run_from_an_empty_folder(venv, tmp_path):
     out = _run([moglow, "evaluate", "--checkpoint", "demo/run", "--split", "test", "--num-samples", "1",
                 "--max-seconds", "3"], work, env)  # evaluation settings by name
     assert (work / "demo" / "run" / "evaluation" / "evaluation.json").is_file(), out
+    page = (work / "demo" / "run" / "evaluation" / "evaluation.html").read_text()  # from the wheel's templates
+    assert page.count('class="clip-viewer"') == 3 and 'id="evaluation-table"' in page
+    templates = _run([py, "-c", "import importlib.resources as r; t = r.files('moglow.review') / 'templates'; "
+                      "print(t); print(' '.join(sorted(p.name for p in t.iterdir())))"], work, env).split("\n")
+    assert Path(templates[0]).is_relative_to(venv), templates
+    assert {"base.html", "macros.html", "review.html", "sample_card.html", "evaluation.html",
+            "style.css"} <= set(templates[1].split()), templates
     take = sorted((work / "demo" / "data").glob("*.bvh"))[0]
     out = _run([moglow, "render", str(take), "--out", "clip.mp4", "--frames", "6", "--width", "96",
                 "--height", "64", "--profile", "procedural"], work, env)  # shaders and a profile by name

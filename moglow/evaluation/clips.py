@@ -106,7 +106,7 @@ def take_clips(seqs: Sequence[FeatureSequence], generated: Sequence[np.ndarray],
     spec = contact_spec_for(fdef, profile)
     cidx = [fdef.file_joints.index(j) for j in spec.joints] if spec is not None else None
     root = fdef.file_joints.index(fdef.root)
-    clips = []
+    clips: list[EvaluationClip] = []
     for seq, poses in zip(seqs, generated, strict=True):
         poses = np.asarray(poses, dtype=np.float64)
         f = poses.shape[-2]

@@ -135,10 +135,9 @@ def _mount_viewers(page: Any, wait_s: float) -> None:
     ``wait_s`` seconds for it to register."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    n = page.evaluate("() => document.querySelectorAll('.clip-viewer[data-clip]').length")
-    for i in range(n):
-        page.evaluate("(i) => document.querySelectorAll('.clip-viewer[data-clip]')[i].scrollIntoView({block: 'center'})",
-                      i)
+    hosts = "document.querySelectorAll('.clip-viewer[data-clip]')"
+    for i in range(page.evaluate(f"() => {hosts}.length")):
+        page.evaluate(f"(i) => {hosts}[i].scrollIntoView({{block: 'center'}})", i)
         try:
             page.wait_for_function("(i) => (window.moglowViewers || []).length > i", arg=i, timeout=wait_s * 1000)
         except PlaywrightTimeout:
