@@ -163,7 +163,7 @@ class Model:
 
     def sample(self, path: Any = "line", seconds: float | None = 10.0, num: int = 1, temperature: float = 1.0,
                seed: int | None = 0, style: str | int | None = None, start: str = "auto",
-               precision: str = "fp32", progress: bool = False, cleanup: bool = True) -> Clip:
+               precision: str = "auto", progress: bool = False, cleanup: bool = True) -> Clip:
         """Draw ``num`` motions along ``path`` in one batch.
 
         Args:
@@ -175,7 +175,8 @@ class Model:
             style: a style name or id (models trained with styles; see :attr:`styles`).
             start: context of paths without poses: ``"auto"``, ``"bank"`` (real training motion
                 matched to the path's speed) or ``"mean"`` (the mean pose).
-            precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` weights while sampling.
+            precision: ``"auto"`` (per device and batch size: on a CPU float32 through the fast
+                frame decoder), ``"fp32"`` (the model's own path), ``"bf16"`` or ``"fp16"`` weights.
             progress: progress bar over frames.
             cleanup: clean up the feet (planted feet locked, legs by IK, feet above the floor; on by
                 default, as every output of the package); False: the raw model.

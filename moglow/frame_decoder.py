@@ -53,6 +53,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: what the sampling functions and commands accept: ``"auto"`` (:func:`auto_precision`) or one of :data:`PRECISIONS`
+PRECISION_CHOICES = ("auto",) + PRECISIONS
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -104,37 +106,73 @@ class _Gemv:
             torch.backends.mkldnn.enabled = self.saved
 
 
-def _gate_order(hidden: int, device: torch.device) -> Tensor:
-    """Row permutation from PyTorch's LSTM gate order i, f, g, o to i, f, o, g."""
+def _gate_order(hidden: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Row permutation from PyTorch's LSTM gate order i, f, g, o to i, f, o, g, and the gain
+    of each permuted row: 1 for i, f, o and 2 for g, so that one sigmoid covers all four gates
+    (``tanh(g) = 2 sigmoid(2 g) - 1``; on a CPU ``tanh`` costs ~3x a ``sigmoid``). Scaling
+    by 2 is exact in floating point: the products are the unscaled ones times 2."""
     H = hidden
-    return torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]).to(device)
+    order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]).to(device)
+    gain = torch.ones(4 * H, device=device)
+    gain[3 * H:] = 2.0
+    return order, gain
 
 
 class _Step:
     """One glow step prepared for the inverse: coupling network, transform, ActNorm∘LU."""
 
     def __init__(self, step: nn.Module, precision: str):
+        from moglow.flows.transforms import AdditiveTransform, AffineTransform
+
         actnorm, linear, coupling = step.parts
         net = coupling.net
         self.coupling, self.transform = coupling, coupling.transform
         self.n_id, self.hidden, self.num_layers = coupling.n_id, net.hidden, net.num_layers
-        order = _gate_order(net.hidden, net.input_layer.weight.device)
-        w_in = net.input_layer.weight.detach()[order]
-        # layer 0: [x1 | h_prev] @ [W_x1 | W_hh]^T (+ the condition projection, computed for all steps)
-        self.first = _Product(torch.cat([w_in[:, : self.n_id], net.weight_hh[0].detach()[order]], 1), precision)
-        self.cond_weight, self.cond_bias = w_in[:, self.n_id:], net.input_layer.bias.detach()[order]
+        n_tr = coupling.num_features - coupling.n_id
+        # split / merge as plain slices (Coupling.split / merge without the checks)
+        self.id_slice = slice(n_tr, None) if coupling.swap else slice(0, self.n_id)
+        self.tr_slice = slice(0, n_tr) if coupling.swap else slice(self.n_id, None)
+        self.swap = bool(coupling.swap)
+        order, gain = _gate_order(net.hidden, net.input_layer.weight.device)
+
+        def gates(w: Tensor) -> Tensor:  # rows reordered to i, f, o, g and scaled by the gate gain
+            return w.detach()[order] * (gain[:, None] if w.dim() == 2 else gain)
+
+        w_in = gates(net.input_layer.weight)
+        # layer 0: [x1 | h_prev] @ [W_x1 | W_hh]^T (+ the condition projection)
+        self.first = _Product(torch.cat([w_in[:, : self.n_id], gates(net.weight_hh[0])], 1), precision)
+        self.cond_weight, self.cond_bias = w_in[:, self.n_id:], gates(net.input_layer.bias)
         # upper layers: [h_below | h_prev] @ [W_up | W_hh]^T + b_up
         self.upper = []
         for layer in range(1, net.num_layers):
             up = net.upper_input_layers[layer - 1]
-            w = torch.cat([up.weight.detach()[order], net.weight_hh[layer].detach()[order]], 1)
-            self.upper.append((_Product(w, precision), up.bias.detach()[order].contiguous()))
+            w = torch.cat([gates(up.weight), gates(net.weight_hh[layer])], 1)
+            self.upper.append((_Product(w, precision), gates(up.bias).contiguous()))
         self.out_weight = net.output_layer.weight.detach().t().contiguous()
         self.out_bias = net.output_layer.bias.detach().clone()
+        # the transform's inverse without its log-determinant: "affine" (sigmoid scale, the
+        # +2 of s = sigmoid(h + 2) + eps folded into the bias), "additive", or the family's own
+        t = coupling.transform
+        self.kind, self.eps = "generic", 0.0
+        if type(t) is AffineTransform and t.scale == "sigmoid":
+            self.kind, self.eps = "affine", t.eps
+            self.out_bias[n_tr:] += 2.0
+        elif type(t) is AdditiveTransform:
+            self.kind = "additive"
         # ActNorm(LU(.)) inverse: x = (z @ W^-1.T) * exp(-log_scale) - bias = z @ M + shift
         inv = linear.inverse_weight().detach()
         self.affine = (inv.t() * torch.exp(-actnorm.log_scale.detach())[None, :]).contiguous()
         self.shift = -actnorm.bias.detach().clone()
+
+    def inverse_transform(self, z2: Tensor, params: Tensor) -> Tensor:
+        """``x2 (B, n_tr)`` from ``z2`` and the coupling network's output ``params`` (overwritten)."""
+        if self.kind == "affine":  # x2 = z2 / s - b, s = sigmoid(h + 2) + eps (the +2 is in the bias)
+            d = z2.shape[-1]
+            s = params[:, d:].sigmoid_().add_(self.eps)
+            return torch.div(z2, s).sub_(params[:, :d])
+        if self.kind == "additive":
+            return torch.sub(z2, params)
+        return self.transform.inverse(z2, params)[0]
 
 
 class FrameDecoder:
@@ -162,15 +200,30 @@ class FrameDecoder:
             self.steps = [_Step(step, precision) for step in model.flow.parts]
             self.cond_map = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
             self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
+            # float32: every coupling's whole first layer [cond | x1 | h_prev] in one (K, in, 4H)
+            # block (rows: condition, x1, recurrent): a batch runs one product per coupling's first
+            # layer, one character streams the condition rows of all couplings in one batched product
+            self.first = None
+            if precision == "fp32":
+                self.first = torch.stack([torch.cat([s.cond_weight, s.first.weight.t()], 1).t()
+                                          for s in self.steps]).contiguous()
+                self.first_bias = torch.stack([s.cond_bias for s in self.steps])[:, None, :].contiguous()
+                self.cond_map = None
+                for s in self.steps:
+                    del s.first
         for s in self.steps:
             del s.cond_weight, s.cond_bias
         self.width = 4 * self.steps[0].hidden
+        self.cond_mode = "bmm"
 
     def nbytes(self) -> int:
         """Bytes of the prepared weights (what one frame reads)."""
-        tensors = [self.cond_map.weight, self.cond_bias]
+        if self.first is not None:
+            tensors = [self.first, self.first_bias]
+        else:
+            tensors = [self.cond_map.weight, self.cond_bias] + [s.first.weight for s in self.steps]
         for s in self.steps:
-            tensors += [s.first.weight, s.out_weight, s.out_bias, s.affine, s.shift]
+            tensors += [s.out_weight, s.out_bias, s.affine, s.shift]
             for p, b in s.upper:
                 tensors += [p.weight, b]
         return sum(t.numel() * t.element_size() for t in tensors)
@@ -190,8 +243,13 @@ class FrameDecoder:
             return self._decode(z, cond, state)
 
     def _decode(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
-        B, G = z.shape[0], self.width
-        proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
+        B, G, Cd = z.shape[0], self.width, self.cond_dim
+        proj = None
+        if self.first is None:  # 16 bits: the condition's share of all couplings in one product
+            proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
+        elif B == 1 and self.cond_mode == "bmm":
+            # one character (memory bound): one batched product streams the condition rows of every coupling
+            proj = torch.baddbmm(self.first_bias, cond.expand(len(self.steps), B, Cd), self.first[:, :Cd])  # (K, B, G)
         states: list = [None] * len(self.steps) if state is None else list(state)
         for k in reversed(range(len(self.steps))):
             step = self.steps[k]
@@ -201,27 +259,41 @@ class FrameDecoder:
             else:
                 h_prev, c_prev = states[k][2]
             h_new, c_new = z.new_empty(L, B, H), z.new_empty(L, B, H)
-            z1, z2 = step.coupling.split(z)
-            a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
+            z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
+            if self.first is None:
+                a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
+            elif proj is not None:
+                a = torch.addmm(proj[k], torch.cat([z1, h_prev[0]], -1), self.first[k, Cd:])
+            else:  # a batch (compute bound): the whole first layer in one product
+                a = torch.addmm(self.first_bias[k, 0], torch.cat([cond, z1, h_prev[0]], -1), self.first[k])
             h = _lstm_cell(a, c_prev[0], h_new[0], c_new[0])
             for layer, (product, bias) in enumerate(step.upper, start=1):
                 a = product(bias, torch.cat([h, h_prev[layer]], -1))
                 h = _lstm_cell(a, c_prev[layer], h_new[layer], c_new[layer])
-            params = torch.addmm(step.out_bias, h, step.out_weight)
-            x2, _ = step.transform.inverse(z2, params)
-            z = torch.addmm(step.shift, step.coupling.merge(z1, x2), step.affine)
+            x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
+            z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
             states[k] = (None, None, (h_new, c_new))
         return z, tuple(states)
 
 
 def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:
-    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, g
-    (overwritten); writes and returns ``h_out (B, H)``, writes ``c_out``."""
-    H = c_prev.shape[-1]
-    s = a[:, : 3 * H].sigmoid_()
-    g = a[:, 3 * H:].tanh_()
-    torch.addcmul(s[:, H: 2 * H] * c_prev, s[:, :H], g, out=c_out)
-    return torch.mul(s[:, 2 * H:], torch.tanh(c_out), out=h_out)
+    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, 2g
+    (the g rows doubled: see :func:`_gate_order`; overwritten); writes and returns
+    ``h_out (B, H)``, writes ``c_out``. One sigmoid for the four gates (``tanh(g) = 2
+    sigmoid(2g) - 1``); ``tanh(c)`` likewise for batches (for a few rows a ``tanh`` costs
+    less than the three extra operations)."""
+    B, H = c_prev.shape
+    s = a.sigmoid_()
+    i, f, o, sg = s[:, :H], s[:, H: 2 * H], s[:, 2 * H: 3 * H], s[:, 3 * H:]
+    torch.mul(f, c_prev, out=c_out).addcmul_(i, sg, value=2.0).sub_(i)  # c = f c' + i (2 sigmoid(2g) - 1)
+    if B <= _FEW_ROWS:
+        return torch.tanh(c_out, out=h_out).mul_(o)
+    t = torch.mul(c_out, 2.0, out=h_out).sigmoid_()  # sigmoid(2c)
+    return t.mul_(o).mul_(2.0).sub_(o)  # h = o tanh(c) = o (2 sigmoid(2c) - 1)
+
+
+#: batch size up to which the LSTM cell takes ``tanh`` (fewer operations) rather than sigmoids
+_FEW_ROWS = 8
 
 
 _DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
@@ -243,4 +315,53 @@ def frame_decoder(model: nn.Module, precision: str = "fp32") -> FrameDecoder:
     return cache[precision]
 
 
-__all__ = ["FrameDecoder", "PRECISIONS", "check_precision", "frame_decoder"]
+def auto_precision(device: torch.device | str, batch: int) -> str:
+    """The precision ``"auto"`` resolves to for ``batch`` characters on ``device``: ``"bf16"``
+    only where it is known to be clearly faster, else ``"fp32"``.
+
+    - CPU, one character: ``"fp32"``. The frame is memory bound; the 16-bit matrix-vector
+      kernels do not stream at memory speed (on the development CPU, AVX2: bf16 0.9x, fp16
+      0.9x the float32 decoder's frames/s, ``benchmarks/sample_speed.py``).
+    - CPU, a batch: ``"bf16"`` on CPUs with native bf16 matrix instructions (AMX tiles;
+      oneDNN's bf16 products there run at several times the float32 rate), else ``"fp32"``
+      (on AVX2 a bf16 batch ran at 1/6 of float32: the products are emulated).
+    - CUDA and other devices: ``"fp32"`` (not measured yet; ``benchmarks/gpu_check.sh`` times
+      both).
+    """
+    device = torch.device(device)
+    if device.type == "cpu" and batch > 1 and _cpu_has_amx():
+        return "bf16"
+    return "fp32"
+
+
+def _cpu_has_amx() -> bool:
+    """True on CPUs with AMX tiles (native bf16 matrix products in oneDNN)."""
+    try:
+        return "AMX" in torch.backends.cpu.get_cpu_capability().upper()
+    except (AttributeError, RuntimeError):  # pragma: no cover - older torch
+        return False
+
+
+def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str, "FrameDecoder | None"]:
+    """``(precision, decoder)`` for sampling ``batch`` characters: ``precision`` one of
+    :data:`PRECISION_CHOICES`, ``"auto"`` resolved by :func:`auto_precision`. The decoder is
+    the model's :func:`frame_decoder` (for ``"auto"`` resolved to ``"fp32"``: the float32 one,
+    the model's maths to float rounding, when the couplings are LSTMs), or None for the
+    model's own maths (``"fp32"`` given explicitly; ``"auto"`` with other couplings)."""
+    from moglow.flows.conditioners import LSTMNet
+
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}; got {precision!r}")
+    auto = precision == "auto"
+    if auto:
+        precision = auto_precision(next(model.parameters()).device, batch)
+    lstm = all(isinstance(c.net, LSTMNet) for c in model.couplings())
+    if precision == "fp32" and not (auto and lstm):
+        return "fp32", None
+    if auto and not lstm:
+        return "fp32", None
+    return precision, frame_decoder(model, precision)
+
+
+__all__ = ["FrameDecoder", "PRECISIONS", "PRECISION_CHOICES", "auto_precision", "check_precision", "frame_decoder",
+           "sampling_decoder"]

@@ -25,17 +25,20 @@ step by step and stores every linear weight column-major, which lets BLAS run th
 matrix-vector products at memory speed (several times faster per frame for one character on
 a CPU; identical maths up to float rounding).
 
-Precision: ``precision="fp32"`` (default) runs the model's own float32 maths. ``"bf16"`` and
-``"fp16"`` run each frame through a :class:`moglow.frame_decoder.FrameDecoder` whose large
-matrices are stored in 16 bits (half the bytes a memory-bound frame reads; LSTM couplings
-only); biases, sums, LSTM states and everything outside the big products stay float32.
-The latents drawn are the same as with ``"fp32"``, so a seed gives nearly the same motion
-(each frame within ~1e-2 (bf16) or ~1e-3 (fp16) normalised units of what the float32 flow
-gives after the same poses, as likely under the float32 model; a long sample drifts further,
-as any small change does in an autoregressive model):
-``benchmarks/sample_speed.py`` prints the speed and the deviation from float32. For one
-character on a CPU both run about twice as fast as float32 (fp16 being the more precise); on
-a CPU without native fp16 maths use ``"bf16"`` for batches (fp16 batches are slow).
+Precision: ``precision="auto"`` (default) picks per device and batch size
+(:func:`moglow.frame_decoder.auto_precision`): on a CPU without native bf16 matrix
+instructions always float32 through the :class:`moglow.frame_decoder.FrameDecoder` (the
+model's maths to float rounding in fewer operations; LSTM couplings, else the model's own
+path). ``"fp32"`` runs the model's own float32 maths. ``"bf16"`` and ``"fp16"`` run each
+frame through a decoder whose large matrices are stored in 16 bits (half the bytes a
+memory-bound frame reads; LSTM couplings only); biases, sums, LSTM states and everything
+outside the big products stay float32. The latents drawn are the same as with ``"fp32"``,
+so a seed gives nearly the same motion (each frame within ~1e-2 (bf16) or ~1e-3 (fp16)
+normalised units of what the float32 flow gives after the same poses, as likely under the
+float32 model; a long sample drifts further, as any small change does in an autoregressive
+model): ``benchmarks/sample_speed.py`` prints the speed and the deviation from float32. On
+the development CPU (AVX2) the 16-bit paths are slower than the float32 decoder (bf16
+batches several times slower: the products are emulated).
 
 Example::
 
@@ -57,7 +60,7 @@ from data_pipeline.config import DataConfig
 from data_pipeline.features import (ROTATIONS, FeatureDefinition, integrate_control,
                                     reconstruct_world_positions)
 from data_pipeline.scaler import Scaler
-from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
+from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder, sampling_decoder
 from moglow.start_bank import StartBank
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
@@ -188,9 +191,9 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator | None
 
 def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperature: float = 1.0,
                    seed: int | None = None, style: Tensor | None = None, progress: bool = False,
-                   precision: str = "fp32") -> Tensor:
-    """Generate ``T`` frames with a seeded generator: ``model.generate`` (fp32) or the same
-    draws through the 16-bit frame decoder, under ``torch.inference_mode``.
+                   precision: str = "auto") -> Tensor:
+    """Generate ``T`` frames with a seeded generator: ``model.generate`` (``"fp32"``) or the
+    same draws through the model's frame decoder, under ``torch.inference_mode``.
 
     Args:
         context: ``(N, tau, D)`` normalised context poses.
@@ -199,14 +202,18 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
         seed: seeds the latents (None: torch's global generator).
         style: ``(N,)`` style ids or None.
         progress: tqdm bar over frames.
-        precision: ``"fp32"`` (``model.generate`` itself), ``"bf16"`` or ``"fp16"`` (16-bit
-            weights in the large products, same latents; see the module docstring).
+        precision: ``"auto"`` (default: :func:`moglow.frame_decoder.auto_precision`; on a
+            CPU the float32 frame decoder, the model's maths to float rounding in fewer
+            operations, for LSTM couplings), ``"fp32"`` (``model.generate`` itself), ``"bf16"``
+            or ``"fp16"`` (16-bit weights in the large products, same latents; see the module
+            docstring).
     Returns:
         ``(N, T, D)`` normalised poses.
     """
     device = next(model.parameters()).device
     style = None if style is None else style.to(device)
-    if check_precision(precision) == "fp32":
+    precision, decoder = sampling_decoder(model, precision, context.shape[0])
+    if decoder is None:
         with torch.inference_mode():
             return model.generate(context.to(device), control.to(device), style, temperature=temperature,
                                   generator=_generator(seed, device), progress=progress)
@@ -216,6 +223,7 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
         raise ValueError(f"control covers {control.shape[1]} frames; tau + lookahead = {tau + la} leave none to "
                          "generate")
     streamer = MotionStreamer(model, temperature, _generator(seed, device), style, precision)
+    streamer.decoder = decoder  # "auto" -> fp32: the float32 decoder (MotionStreamer's fp32 is the model's maths)
     state = streamer.start(context, control[:, : tau + la])
     control = control.to(device, torch.float32)
     frames = range(T)
@@ -281,7 +289,7 @@ class Samples:
 def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, num: int = 1,
                     temperature: float = 1.0, seed: int | None = 0, context: np.ndarray | None = None,
                     style: str | int | None = None, start: np.ndarray | None = None,
-                    progress: bool = False, precision: str = "fp32") -> Samples:
+                    progress: bool = False, precision: str = "auto") -> Samples:
     """Draw ``num`` samples for given control signals, all in one batch.
 
     Args:
@@ -296,7 +304,7 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
         style: a style name or id (None: no style).
         start: (3,) or (num, 3) root x, z, heading at the first generated frame (default: origin, +Z).
         progress: tqdm bar over frames.
-        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (:func:`generate_poses`).
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"`` (:func:`generate_poses`).
     Returns:
         :class:`Samples` of the ``T`` generated frames.
     """
@@ -331,7 +339,7 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
 
 def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, temperature: float = 1.0,
                 seed: int | None = 0, style: str | int | None = None, progress: bool = False,
-                precision: str = "fp32", start: str = "auto") -> Samples:
+                precision: str = "auto", start: str = "auto") -> Samples:
     """Draw ``num`` samples along a :class:`moglow.paths.Trajectory` (in one batch).
 
     The first ``tau`` frames of the trajectory are the context; frames ``tau … F - lookahead - 1``

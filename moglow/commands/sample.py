@@ -37,12 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the raw model: no foot clean-up (by default planted feet are locked, the legs "
                              "solved by IK and the feet kept above the floor, in the BVH, the npz and so the video)")
     add_device(parser)
-    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
-                        help="storage of the large weight matrices while sampling: fp32 (exact, default); bf16 or "
-                             "fp16 halve the bytes each frame reads, about 2x faster for one character on a CPU "
-                             "(LSTM couplings only; same latents; each frame within ~1e-2 (bf16) or ~1e-3 (fp16) of "
-                             "fp32 in normalised units, long samples drift further). For many samples on a CPU use "
-                             "bf16: fp16 batches are slow without native fp16 maths (benchmarks/sample_speed.py)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                        help="arithmetic while sampling: auto (default) picks per device and batch size, on a CPU "
+                             "float32 through the fast frame decoder (the model's maths to float rounding; bf16 "
+                             "for batches only on CPUs with AMX); fp32: the model's own float32 path; bf16 or "
+                             "fp16: 16-bit storage of the large weight matrices (LSTM couplings only; same latents; "
+                             "each frame within ~1e-2 (bf16) or ~1e-3 (fp16) of fp32 in normalised units, long "
+                             "samples drift further; slower than fp32 on CPUs without native 16-bit maths: "
+                             "benchmarks/sample_speed.py)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files in --out")
     add_progress(parser)
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, UsageError, check_device, check_range,
                                    check_sample_size, check_threads)
     from moglow.export import export_paths, export_samples
-    from moglow.frame_decoder import frame_decoder
+    from moglow.frame_decoder import sampling_decoder
     from moglow.paths import PathError, make_path, parse_path_spec
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
 
@@ -86,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         model, ckpt = load_model(checkpoint, map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
-        if args.precision != "fp32":
-            frame_decoder(model, args.precision)  # built (and checked) before the clock starts
+        used, _ = sampling_decoder(model, args.precision, args.num)  # built (and checked) before the clock starts
         spec = parse_path_spec(args.path)
         extra = model.tau + model.lookahead
         seconds = args.seconds if args.seconds is not None else (None if spec.kind in ("file", "bvh") else 10.0)
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 "step": ckpt.get("step"), "path": args.path,
                 "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
                 "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
+                "precision_used": used,
                 "context": samples.context,
                 "generation_seconds": round(seconds_taken, 3),
                 "generated_frames_per_second": round(samples.num * samples.num_frames / seconds_taken, 1)}
@@ -117,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
             KeyError, RuntimeError) as e:
         return fail(str(e))
     print(f"generated {samples.num} x {samples.num_frames} frames at {meta.fps:g} fps along {args.path!r} "
-          f"(temperature {args.temperature:g}, seed {args.seed}, {args.precision}) in {seconds_taken:.2f} s "
+          f"(temperature {args.temperature:g}, seed {args.seed}, "
+          f"{used if args.precision == used else f'{args.precision}: {used}'}) in {seconds_taken:.2f} s "
           f"({info['generated_frames_per_second']:g} frames/s)")
     print(report.summary())
     if not args.no_bvh:
