@@ -13,13 +13,18 @@ prints, per variant:
   (with 2 threads it is pessimistic: a thread waiting for a descheduled partner spins and
   spends CPU time).
 
-Variants: ``fp32 model`` (``model.generate`` after :func:`moglow.sampling.optimise_for_sampling`:
-the exact default), ``fp32 decoder`` (:class:`moglow.frame_decoder.FrameDecoder` in float32:
-the same maths in fewer operations), ``bf16`` and ``fp16`` (the decoder with 16-bit weights:
-``moglow sample --precision``). References measured in the same run: for one character (memory
-bound: each weight is read once per frame) the frames/s at which one thread streams the
-weights' bytes (``tensor.sum``) per CPU second; for a batch (compute bound) the frames/s at
-the fp32 ``torch.mm`` rate (per CPU second × threads) of a product the size of an LSTM layer.
+Variants (all after :func:`moglow.sampling.optimise_for_sampling`): ``auto`` (the default,
+``generate_poses(precision="auto")``; the line says what it resolved to: on a CPU without AMX
+the float32 :class:`moglow.frame_decoder.FrameDecoder`, the model's maths to float rounding in
+fewer operations), ``fp32 model`` (``precision="fp32"``: ``model.generate``, the model's own
+path), ``bf16`` and ``fp16`` (the decoder with 16-bit weights: ``moglow sample --precision``).
+References (floors) measured in the same run, before and after the variants (the better of
+the two is kept): for one character (memory bound: each weight is read once per frame) the
+frames/s at which one thread streams the weights' bytes (``tensor.sum``) per CPU second; for
+a batch (compute bound) the frames/s at the fp32 ``torch.mm`` rate (per CPU second × threads)
+of a product the size of an LSTM layer. ``% floor`` is the per-CPU-second rate (× threads for
+a batch) as a share of the floor. Each variant is timed ``--repeats`` times and the best run
+is kept, as the floors are.
 
 Deviation. For each model with non-trivial random weights (output layers drawn with
 std 0.6/√hidden, as a trained tiny model's; ``--checkpoint`` adds a trained model), it
@@ -27,7 +32,7 @@ generates ``--deviation-frames`` frames of 4 characters, one at a time, from the
 along random control with every variant and the same latents, and prints: ``one step``, the largest
 absolute difference of a frame from the fp32 model's given the fp32 sample's previous poses
 (the per-frame error; the LSTM states are the variant's own); ``max |dx|`` and ``mean |dx|``,
-the differences of the free-running samples (each frame fed back: ``fp32 decoder`` differs by
+the differences of the free-running samples (each frame fed back: ``auto`` in float32 differs by
 float rounding only and shows how much an autoregressive sample amplifies a tiny change); the fp32 model's
 log-likelihood of the samples (nats per frame: a 16-bit sample should be as likely as the
 fp32 one), and how far the fp32 flow maps each sample, given its own history, from the
@@ -36,17 +41,21 @@ latents that were drawn (the per-frame error of the 16-bit inverse, free of the 
 Run::
 
     python benchmarks/sample_speed.py                            # both models, 1 and 100 characters, 1 thread
+    python benchmarks/sample_speed.py --models paper --deviation-frames 0 --repeats 3   # the README's row
     python benchmarks/sample_speed.py --threads 1 2 --checkpoint outputs/mcmoglow_compare/moglow_seed0
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import platform
 import time
+from datetime import UTC, datetime
 
 import torch
 
-from moglow.frame_decoder import frame_decoder
+from moglow.frame_decoder import frame_decoder, sampling_decoder
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
 from moglow.sampling import generate_poses, optimise_for_sampling
@@ -56,8 +65,8 @@ MODELS = {
     "paper": ModelConfig(num_steps=16, hidden=512, num_layers=2, tau=10),
     "tiny": ModelConfig(num_steps=4, hidden=64, num_layers=1, tau=10),
 }
-# label, precision of generate_poses (None: the fp32 frame decoder)
-VARIANTS = [("fp32 model", "fp32"), ("fp32 decoder", None), ("bf16", "bf16"), ("fp16", "fp16")]
+# label, precision of generate_poses (the first is the deviation check's reference)
+VARIANTS = [("fp32 model", "fp32"), ("auto", "auto"), ("bf16", "bf16"), ("fp16", "fp16")]
 
 
 def matmul_flops_per_frame(cfg: ModelConfig, pose_dim: int = POSE_DIM, control_dim: int = CONTROL_DIM) -> float:
@@ -100,40 +109,40 @@ def mm_rate(batch: int, cfg: ModelConfig, repeats: int = 5) -> float:
     return 2.0 * batch * cfg.hidden * 4 * cfg.hidden / max(best, 1e-9) * torch.get_num_threads()
 
 
-def decoder_generate(model: MoGlow, context: torch.Tensor, control: torch.Tensor, temperature: float,
-                     generator: torch.Generator) -> torch.Tensor:
-    """``(B, T, D)`` poses generated through the fp32 frame decoder (what bf16/fp16 run, in
-    float32), drawing the latents ``model.generate`` draws."""
-    decoder = frame_decoder(model, "fp32")
-    tau, la = model.tau, model.lookahead
-    B = context.shape[0]
-    poses, state, out = context.clone(), None, []
-    with torch.inference_mode():
-        for t in range(control.shape[1] - tau - la):
-            cond = model.condition(torch.cat([poses, poses[:, :1]], 1), control[:, t: t + tau + 1 + la])[:, 0]
-            x, state = decoder.decode(model.base.sample((B,), temperature, generator), cond, state)
-            poses = torch.cat([poses[:, 1:], x[:, None]], 1)
-            out.append(x)
-        return torch.stack(out, 1)
-
-
-def time_generate(model: MoGlow, batch: int, frames: int, precision: str | None) -> tuple[float, float]:
-    """(frames/s per wall-clock second, frames/s per CPU second of this process)."""
+def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeats: int = 1) -> tuple[float, float]:
+    """(frames/s per wall-clock second, frames/s per CPU second of this process), each the best of ``repeats`` runs."""
     g = torch.Generator().manual_seed(0)
     context = torch.zeros(batch, model.tau, POSE_DIM)
     control = torch.randn(batch, model.tau + frames + model.lookahead, CONTROL_DIM, generator=g)
 
     def run(ctrl: torch.Tensor) -> None:
-        if precision is None:
-            decoder_generate(model, context, ctrl, 1.0, g)
-        else:
-            generate_poses(model, context, ctrl, 1.0, 0, precision=precision)
+        generate_poses(model, context, ctrl, 1.0, 0, precision=precision)
 
     run(control[:, : model.tau + model.lookahead + 3])  # warm-up, builds the decoder
-    t, c = time.perf_counter(), time.process_time()
-    run(control)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    wall = cpu = float("inf")
+    for _ in range(max(1, repeats)):
+        t, c = time.perf_counter(), time.process_time()
+        run(control)
+        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
     return batch * frames / wall, batch * frames / max(cpu, 1e-9)
+
+
+def machine() -> str:
+    """CPU model name, cores, torch's CPU capability, load average, UTC date."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return (f"{name}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def floor_rate(batch: int, cfg: ModelConfig, nbytes: int) -> float:
+    """Bytes per CPU second (one character) or FLOP per CPU second x threads (a batch)."""
+    return stream_rate(nbytes) if batch == 1 else mm_rate(batch, cfg)
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -150,21 +159,27 @@ def speed(args: argparse.Namespace) -> None:
                   f"{flops / 1e6:.0f} MFLOP per frame; {threads} thread(s)")
             for batch in args.batches:
                 frames = args.frames if batch == 1 else args.batch_frames
+                before = floor_rate(batch, cfg, nbytes)
+                rows = [(label, precision, *time_generate(model, batch, frames, precision, args.repeats))
+                        for label, precision in VARIANTS]
+                rate = max(before, floor_rate(batch, cfg, nbytes))
                 if batch == 1:
-                    rate = stream_rate(nbytes)
-                    ref_text = (f"memory floor (one thread, CPU time) {rate / nbytes:.1f} frames/s fp32, "
-                                f"{2 * rate / nbytes:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")
+                    floor = rate / nbytes
+                    ref_text = (f"memory floor (one thread, CPU time) {floor:.1f} frames/s fp32, "
+                                f"{2 * floor:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")
                 else:
-                    rate = mm_rate(batch, cfg)
-                    ref_text = (f"fp32 matmul floor (CPU time x threads) {rate / flops:.0f} frames/s "
+                    floor = rate / flops
+                    ref_text = (f"fp32 matmul floor (CPU time x threads) {floor:.0f} frames/s "
                                 f"(mm {rate / 1e9:.1f} GFLOP/s)")
-                print(f"  {batch} character(s), {frames} frames; {ref_text}")
+                print(f"  {batch} character(s), {frames} frames, best of {args.repeats}; {ref_text}; "
+                      f"auto = {sampling_decoder(model, 'auto', batch)[0]}")
                 print(f"    {'variant':14s} {'frames/s':>9s}  {'real time':>9s}   {'per CPU s':>9s}  "
-                      f"{'real time (CPU)':>15s}")
-                for label, precision in VARIANTS:
-                    fps, fps_cpu = time_generate(model, batch, frames, precision)
+                      f"{'real time (CPU)':>15s}  {'% floor':>7s}")
+                for label, _, fps, fps_cpu in rows:
+                    share = fps_cpu * (threads if batch > 1 else 1) / floor
                     print(f"    {label:14s} {fps:9.1f}  {fps / FPS:8.2f}x   {fps_cpu:9.1f}  "
-                          f"{fps_cpu * threads / FPS:14.2f}x", flush=True)
+                          f"{fps_cpu * threads / FPS:14.2f}x  {100 * share:6.0f}%", flush=True)
+            print(f"  ({machine()})")
 
 
 # ---------------------------------------------------------------------------------------- deviation
@@ -197,10 +212,7 @@ def deviation(model: MoGlow, label: str, frames: int, characters: int = 4) -> No
         for label_, precision in VARIANTS:
             xs, log_ps, z_errs, step_errs = [], [], [], []
             for c, control in enumerate(controls):
-                if precision is None:
-                    x = decoder_generate(model, context, control, temperature, torch.Generator().manual_seed(3 + c))
-                else:
-                    x = generate_poses(model, context, control, temperature, seed=3 + c, precision=precision)
+                x = generate_poses(model, context, control, temperature, seed=3 + c, precision=precision)
                 with torch.inference_mode():
                     gz = torch.Generator().manual_seed(3 + c)
                     z = torch.stack([model.base.sample((1,), temperature, gz) for _ in range(frames)], 1)
@@ -215,7 +227,7 @@ def deviation(model: MoGlow, label: str, frames: int, characters: int = 4) -> No
                     if precision == "fp32":
                         x_one, _ = model.decode(z, cond_ref)
                     else:
-                        decoder, state, one = frame_decoder(model, precision or "fp32"), None, []
+                        decoder, state, one = frame_decoder(model, sampling_decoder(model, precision, 1)[0]), None, []
                         for t in range(frames):
                             xt, state = decoder.decode(z[:, t], cond_ref[:, t], state)
                             one.append(xt)
@@ -240,6 +252,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames timed for one character")
     parser.add_argument("--batch-frames", type=int, default=8, help="frames timed for a batch")
     parser.add_argument("--threads", nargs="+", type=int, default=[1], help="torch CPU threads to try")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (the best is kept)")
     parser.add_argument("--deviation-frames", type=int, default=100,
                         help="frames generated for the deviation check (0: skip it)")
     parser.add_argument("--checkpoint", default=None,
@@ -249,6 +262,7 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, pose {POSE_DIM} dims, control {CONTROL_DIM}, real time = {FPS:g} fps; "
           "wall-clock rates are inflated when other jobs share the CPU, the CPU-time rates much less")
+    print(f"machine: {machine()}")
     if not args.no_speed:
         speed(args)
     if args.deviation_frames > 0:
