@@ -342,7 +342,7 @@ def _cpu_has_amx() -> bool:
         return False
 
 
-def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str, "FrameDecoder | None"]:
+def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str, FrameDecoder | None]:
     """``(precision, decoder)`` for sampling ``batch`` characters: ``precision`` one of
     :data:`PRECISION_CHOICES`, ``"auto"`` resolved by :func:`auto_precision`. The decoder is
     the model's :func:`frame_decoder` (for ``"auto"`` resolved to ``"fp32"``: the float32 one,
