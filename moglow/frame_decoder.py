@@ -200,26 +200,43 @@ class FrameDecoder:
             self.steps = [_Step(step, precision) for step in model.flow.parts]
             self.cond_map = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
             self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
-            # float32: every coupling's whole first layer [cond | x1 | h_prev] in one (K, in, 4H)
-            # block (rows: condition, x1, recurrent): a batch runs one product per coupling's first
-            # layer, one character streams the condition rows of all couplings in one batched product
             self.first = None
             if precision == "fp32":
-                self.first = torch.stack([torch.cat([s.cond_weight, s.first.weight.t()], 1).t()
-                                          for s in self.steps]).contiguous()
-                self.first_bias = torch.stack([s.cond_bias for s in self.steps])[:, None, :].contiguous()
-                self.cond_map = None
-                for s in self.steps:
-                    del s.first
+                self._stack_fp32()
         for s in self.steps:
             del s.cond_weight, s.cond_bias
         self.width = 4 * self.steps[0].hidden
-        self.cond_mode = "bmm"
+
+    def _stack_fp32(self) -> None:
+        """Float32 layout: the LSTM weights of all K couplings in two blocks, rows ordered so that
+        the part known when a frame starts (the condition, the previous frame's h) comes first:
+
+        - ``first (K, cond_dim + H + n_id, 4H)``: rows condition, recurrent, x1;
+        - ``upper (K, L - 1, 2H, 4H)``: rows recurrent, h of the layer below.
+
+        A few characters (memory bound) then read most of the bytes in two batched products at
+        the start of the frame, which stream the weights best, and only the x1 and
+        layer-below rows inside the chain of couplings; a batch (compute bound) runs one product
+        per layer of each coupling on the concatenated inputs."""
+        H, n = self.steps[0].hidden, self.steps[0].n_id
+        self.first = torch.stack([torch.cat([s.cond_weight.t(), s.first.weight[n:], s.first.weight[:n]], 0)
+                                  for s in self.steps]).contiguous()
+        self.first_bias = torch.stack([s.cond_bias for s in self.steps])[:, None, :].contiguous()  # (K, 1, 4H)
+        L = self.steps[0].num_layers
+        self.upper = self.upper_bias = None
+        if L > 1:
+            self.upper = torch.stack([torch.stack([torch.cat([p.weight[H:], p.weight[:H]], 0) for p, _ in s.upper])
+                                      for s in self.steps]).contiguous()  # (K, L - 1, 2H, 4H)
+            self.upper_bias = torch.stack([torch.stack([b for _, b in s.upper]) for s in self.steps])[:, :, None]
+        for s in self.steps:
+            del s.first
+            s.upper = []
+        self.cond_map = None
 
     def nbytes(self) -> int:
         """Bytes of the prepared weights (what one frame reads)."""
         if self.first is not None:
-            tensors = [self.first, self.first_bias]
+            tensors = [self.first, self.first_bias] + ([] if self.upper is None else [self.upper, self.upper_bias])
         else:
             tensors = [self.cond_map.weight, self.cond_bias] + [s.first.weight for s in self.steps]
         for s in self.steps:
@@ -239,17 +256,15 @@ class FrameDecoder:
         if z.shape != (B, self.pose_dim) or cond.shape != (B, self.cond_dim):
             raise ValueError(f"z must be (B, {self.pose_dim}) and cond (B, {self.cond_dim}); "
                              f"got {tuple(z.shape)}, {tuple(cond.shape)}")
-        with _Gemv(B == 1 and z.device.type == "cpu" and self.precision != "fp32"):
+        if self.first is not None:
+            return self._decode_fp32(z, cond, state)
+        with _Gemv(B == 1 and z.device.type == "cpu"):
             return self._decode(z, cond, state)
 
     def _decode(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
-        B, G, Cd = z.shape[0], self.width, self.cond_dim
-        proj = None
-        if self.first is None:  # 16 bits: the condition's share of all couplings in one product
-            proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
-        elif B == 1 and self.cond_mode == "bmm":
-            # one character (memory bound): one batched product streams the condition rows of every coupling
-            proj = torch.baddbmm(self.first_bias, cond.expand(len(self.steps), B, Cd), self.first[:, :Cd])  # (K, B, G)
+        """16-bit weights: the condition's share of all couplings in one product, then the chain."""
+        B, G = z.shape[0], self.width
+        proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
         states: list = [None] * len(self.steps) if state is None else list(state)
         for k in reversed(range(len(self.steps))):
             step = self.steps[k]
@@ -260,12 +275,7 @@ class FrameDecoder:
                 h_prev, c_prev = states[k][2]
             h_new, c_new = z.new_empty(L, B, H), z.new_empty(L, B, H)
             z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
-            if self.first is None:
-                a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
-            elif proj is not None:
-                a = torch.addmm(proj[k], torch.cat([z1, h_prev[0]], -1), self.first[k, Cd:])
-            else:  # a batch (compute bound): the whole first layer in one product
-                a = torch.addmm(self.first_bias[k, 0], torch.cat([cond, z1, h_prev[0]], -1), self.first[k])
+            a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
             h = _lstm_cell(a, c_prev[0], h_new[0], c_new[0])
             for layer, (product, bias) in enumerate(step.upper, start=1):
                 a = product(bias, torch.cat([h, h_prev[layer]], -1))
@@ -274,6 +284,58 @@ class FrameDecoder:
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
             states[k] = (None, None, (h_new, c_new))
         return z, tuple(states)
+
+    def _previous(self, state: Any, B: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h, c)``, each ``(K, L, B, H)``: the previous frame's LSTM states of all couplings
+        (zeros where none), without a copy when they are the views this decoder returned."""
+        K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
+        if state is None:
+            zeros = like.new_zeros(K, L, B, H)
+            return zeros, zeros
+        out = []
+        for i in (0, 1):
+            parts = [None if s is None else s[2][i] for s in state]
+            base = parts[0]._base if parts[0] is not None else None
+            if (base is not None and base.shape == (K, L, B, H)
+                    and all(p is not None and p._base is base and p.data_ptr() == base[k].data_ptr()
+                            for k, p in enumerate(parts))):
+                out.append(base)
+            else:
+                out.append(torch.stack([like.new_zeros(L, B, H) if p is None else p for p in parts]))
+        return out[0], out[1]
+
+    def _decode_fp32(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Float32 (see :meth:`_stack_fp32`); returns the states as views of two ``(K, L, B, H)`` tensors."""
+        B, Cd = z.shape[0], self.cond_dim
+        K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
+        h_prev, c_prev = self._previous(state, B, z)
+        h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
+        few = B <= _FEW_ROWS
+        if few:  # everything known at the frame's start, for all couplings at once
+            pre = torch.baddbmm(self.first_bias, torch.cat([cond.expand(K, B, Cd), h_prev[:, 0]], -1),
+                                self.first[:, : Cd + H])  # (K, B, 4H)
+            if L > 1:
+                pre_up = torch.baddbmm(self.upper_bias.reshape(K * (L - 1), 1, 4 * H),
+                                       h_prev[:, 1:].reshape(K * (L - 1), B, H),
+                                       self.upper[:, :, :H].reshape(K * (L - 1), H, 4 * H)).view(K, L - 1, B, 4 * H)
+        for k in reversed(range(K)):
+            step = self.steps[k]
+            z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
+            if few:
+                a = torch.addmm(pre[k], z1, self.first[k, Cd + H:])
+            else:
+                a = torch.addmm(self.first_bias[k, 0], torch.cat([cond, h_prev[k, 0], z1], -1), self.first[k])
+            h = _lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
+            for layer in range(1, L):
+                if few:
+                    a = torch.addmm(pre_up[k, layer - 1], h, self.upper[k, layer - 1, H:])
+                else:
+                    a = torch.addmm(self.upper_bias[k, layer - 1, 0], torch.cat([h_prev[k, layer], h], -1),
+                                    self.upper[k, layer - 1])
+                h = _lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
+            x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
+            z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
+        return z, tuple((None, None, (h_all[k], c_all[k])) for k in range(K))
 
 
 def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:
