@@ -55,7 +55,8 @@ from datetime import UTC, datetime
 
 import torch
 
-from moglow.frame_decoder import frame_decoder, sampling_decoder
+from moglow.frame_decoder import frame_decoder
+from moglow.sampling_precision import sampling_decoder
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
 from moglow.sampling import generate_poses, optimise_for_sampling

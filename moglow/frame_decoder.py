@@ -5,11 +5,20 @@ weight of the K coupling LSTMs once (292 MB in float32 for the paper-size model)
 :class:`FrameDecoder` holds a copy of those weights laid out for this one job and runs the
 inverse flow of one frame with as few tensor operations as possible:
 
-- the condition's share of every coupling's first layer is one product for all K couplings
-  (as :meth:`MoGlow.cond_projections`);
-- each LSTM layer is one product of ``[layer input, previous h]`` with the stacked
-  ``[W_in | W_hh]`` (gate rows reordered to i, f, o, g so two in-place activations cover
-  them);
+- float32: the LSTM weights of all K couplings sit in two blocks whose rows put first what
+  is known when a frame starts (the condition, the previous frame's h). For a few
+  characters (memory bound) two batched products read those rows of every coupling at the
+  frame's start (most of the bytes, streamed best that way); the chain of couplings then
+  reads only the x1 and layer-below rows. For a batch (compute bound) each LSTM layer of a
+  coupling is one product of the concatenated inputs ``[cond | h_prev | x1]`` (a
+  ``(B, C) x (C, K * 4H)`` product of the condition alone runs ~1.4x slower than K blocks);
+- 16 bits: the condition's share of every coupling's first layer is one product for all K
+  couplings (as :meth:`MoGlow.cond_projections`), each layer one product of
+  ``[layer input, previous h]`` with the stacked ``[W_in | W_hh]``;
+- the gate rows are reordered to i, f, o, g and the g rows doubled (exact), so one sigmoid
+  covers the four gates (``tanh(g) = 2 sigmoid(2g) - 1``; a CPU ``tanh`` costs ~3x a
+  sigmoid), and ``tanh(c)`` likewise for batches;
+- the coupling's inverse skips the log-determinant (not needed to sample);
 - ActNorm and the LU map of a step are folded into one affine map.
 
 ``precision`` picks the storage of the large matrices (the condition map, the LSTM input
@@ -53,8 +62,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-#: what the sampling functions and commands accept: ``"auto"`` (:func:`auto_precision`) or one of :data:`PRECISIONS`
-PRECISION_CHOICES = ("auto",) + PRECISIONS
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -377,53 +384,4 @@ def frame_decoder(model: nn.Module, precision: str = "fp32") -> FrameDecoder:
     return cache[precision]
 
 
-def auto_precision(device: torch.device | str, batch: int) -> str:
-    """The precision ``"auto"`` resolves to for ``batch`` characters on ``device``: ``"bf16"``
-    only where it is known to be clearly faster, else ``"fp32"``.
-
-    - CPU, one character: ``"fp32"``. The frame is memory bound; the 16-bit matrix-vector
-      kernels do not stream at memory speed (on the development CPU, AVX2: bf16 0.9x, fp16
-      0.9x the float32 decoder's frames/s, ``benchmarks/sample_speed.py``).
-    - CPU, a batch: ``"bf16"`` on CPUs with native bf16 matrix instructions (AMX tiles;
-      oneDNN's bf16 products there run at several times the float32 rate), else ``"fp32"``
-      (on AVX2 a bf16 batch ran at 1/6 of float32: the products are emulated).
-    - CUDA and other devices: ``"fp32"`` (not measured yet; ``benchmarks/gpu_check.sh`` times
-      both).
-    """
-    device = torch.device(device)
-    if device.type == "cpu" and batch > 1 and _cpu_has_amx():
-        return "bf16"
-    return "fp32"
-
-
-def _cpu_has_amx() -> bool:
-    """True on CPUs with AMX tiles (native bf16 matrix products in oneDNN)."""
-    try:
-        return "AMX" in torch.backends.cpu.get_cpu_capability().upper()
-    except (AttributeError, RuntimeError):  # pragma: no cover - older torch
-        return False
-
-
-def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str, FrameDecoder | None]:
-    """``(precision, decoder)`` for sampling ``batch`` characters: ``precision`` one of
-    :data:`PRECISION_CHOICES`, ``"auto"`` resolved by :func:`auto_precision`. The decoder is
-    the model's :func:`frame_decoder` (for ``"auto"`` resolved to ``"fp32"``: the float32 one,
-    the model's maths to float rounding, when the couplings are LSTMs), or None for the
-    model's own maths (``"fp32"`` given explicitly; ``"auto"`` with other couplings)."""
-    from moglow.flows.conditioners import LSTMNet
-
-    if precision not in PRECISION_CHOICES:
-        raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}; got {precision!r}")
-    auto = precision == "auto"
-    if auto:
-        precision = auto_precision(next(model.parameters()).device, batch)
-    lstm = all(isinstance(c.net, LSTMNet) for c in model.couplings())
-    if precision == "fp32" and not (auto and lstm):
-        return "fp32", None
-    if auto and not lstm:
-        return "fp32", None
-    return precision, frame_decoder(model, precision)
-
-
-__all__ = ["FrameDecoder", "PRECISIONS", "PRECISION_CHOICES", "auto_precision", "check_precision", "frame_decoder",
-           "sampling_decoder"]
+__all__ = ["FrameDecoder", "PRECISIONS", "check_precision", "frame_decoder"]

@@ -26,7 +26,7 @@ matrix-vector products at memory speed (several times faster per frame for one c
 a CPU; identical maths up to float rounding).
 
 Precision: ``precision="auto"`` (default) picks per device and batch size
-(:func:`moglow.frame_decoder.auto_precision`): on a CPU without native bf16 matrix
+(:func:`moglow.sampling_precision.auto_precision`): on a CPU without native bf16 matrix
 instructions always float32 through the :class:`moglow.frame_decoder.FrameDecoder` (the
 model's maths to float rounding in fewer operations; LSTM couplings, else the model's own
 path). ``"fp32"`` runs the model's own float32 maths. ``"bf16"`` and ``"fp16"`` run each
@@ -60,7 +60,8 @@ from data_pipeline.config import DataConfig
 from data_pipeline.features import (ROTATIONS, FeatureDefinition, integrate_control,
                                     reconstruct_world_positions)
 from data_pipeline.scaler import Scaler
-from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder, sampling_decoder
+from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
+from moglow.sampling_precision import sampling_decoder
 from moglow.start_bank import StartBank
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
@@ -202,7 +203,7 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
         seed: seeds the latents (None: torch's global generator).
         style: ``(N,)`` style ids or None.
         progress: tqdm bar over frames.
-        precision: ``"auto"`` (default: :func:`moglow.frame_decoder.auto_precision`; on a
+        precision: ``"auto"`` (default: :func:`moglow.sampling_precision.auto_precision`; on a
             CPU the float32 frame decoder, the model's maths to float rounding in fewer
             operations, for LSTM couplings), ``"fp32"`` (``model.generate`` itself), ``"bf16"``
             or ``"fp16"`` (16-bit weights in the large products, same latents; see the module

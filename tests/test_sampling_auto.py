@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from moglow import frame_decoder as fd
-from moglow.frame_decoder import FrameDecoder, auto_precision, frame_decoder, sampling_decoder
+from moglow import sampling_precision as fd
+from moglow.frame_decoder import FrameDecoder, frame_decoder
+from moglow.sampling_precision import auto_precision, sampling_decoder
 from moglow.model_config import ModelConfig
 from moglow.sampling import MotionStreamer, generate_poses, optimise_for_sampling
 from sampling_testutils import random_model

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, UsageError, check_device, check_range,
                                    check_sample_size, check_threads)
     from moglow.export import export_paths, export_samples
-    from moglow.frame_decoder import sampling_decoder
+    from moglow.sampling_precision import sampling_decoder
     from moglow.paths import PathError, make_path, parse_path_spec
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
 
