@@ -202,13 +202,13 @@ class FrameDecoder:
         if not all(isinstance(c.net, LSTMNet) for c in couplings):
             raise ValueError(f"FrameDecoder supports LSTM couplings only (this model's are "
                              f"{type(couplings[0].net).__name__}); sample such a model with precision='fp32'")
-        self.pose_dim, self.cond_dim = model.pose_dim, model.cond_dim
+        self.pose_dim, self.cond_dim = int(model.pose_dim), int(model.cond_dim)  # type: ignore[arg-type]
         with torch.no_grad():
             self.steps = [_Step(step, precision) for step in model.flow.parts]
-            self.cond_map = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
+            self.cond_map: _Product | None = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
             self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
-            self.first = None
-            if precision == "fp32":
+            self.stacked = precision == "fp32"  # the float32 layout (_stack_fp32) instead of cond_map
+            if self.stacked:
                 self._stack_fp32()
         for s in self.steps:
             del s.cond_weight, s.cond_bias
@@ -230,7 +230,7 @@ class FrameDecoder:
                                   for s in self.steps]).contiguous()
         self.first_bias = torch.stack([s.cond_bias for s in self.steps])[:, None, :].contiguous()  # (K, 1, 4H)
         L = self.steps[0].num_layers
-        self.upper = self.upper_bias = None
+        self.upper = self.upper_bias = torch.empty(0)  # (one layer: none)
         if L > 1:
             self.upper = torch.stack([torch.stack([torch.cat([p.weight[H:], p.weight[:H]], 0) for p, _ in s.upper])
                                       for s in self.steps]).contiguous()  # (K, L - 1, 2H, 4H)
@@ -242,9 +242,10 @@ class FrameDecoder:
 
     def nbytes(self) -> int:
         """Bytes of the prepared weights (what one frame reads)."""
-        if self.first is not None:
-            tensors = [self.first, self.first_bias] + ([] if self.upper is None else [self.upper, self.upper_bias])
+        if self.stacked:
+            tensors = [self.first, self.first_bias, self.upper, self.upper_bias]
         else:
+            assert self.cond_map is not None
             tensors = [self.cond_map.weight, self.cond_bias] + [s.first.weight for s in self.steps]
         for s in self.steps:
             tensors += [s.out_weight, s.out_bias, s.affine, s.shift]
@@ -263,7 +264,7 @@ class FrameDecoder:
         if z.shape != (B, self.pose_dim) or cond.shape != (B, self.cond_dim):
             raise ValueError(f"z must be (B, {self.pose_dim}) and cond (B, {self.cond_dim}); "
                              f"got {tuple(z.shape)}, {tuple(cond.shape)}")
-        if self.first is not None:
+        if self.stacked:
             return self._decode_fp32(z, cond, state)
         with _Gemv(B == 1 and z.device.type == "cpu"):
             return self._decode(z, cond, state)
@@ -271,6 +272,7 @@ class FrameDecoder:
     def _decode(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
         """16-bit weights: the condition's share of all couplings in one product, then the chain."""
         B, G = z.shape[0], self.width
+        assert self.cond_map is not None
         proj = self.cond_map(self.cond_bias, cond)  # (B, K * G)
         states: list = [None] * len(self.steps) if state is None else list(state)
         for k in reversed(range(len(self.steps))):

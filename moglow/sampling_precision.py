@@ -69,7 +69,7 @@ def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str,
     auto = precision == "auto"
     if auto:
         precision = auto_precision(next(model.parameters()).device, batch)
-    lstm = all(isinstance(c.net, LSTMNet) for c in model.couplings())
+    lstm = all(isinstance(c.net, LSTMNet) for c in model.couplings())  # type: ignore[operator]
     if precision == "fp32" and not (auto and lstm):
         return "fp32", None
     if auto and not lstm:
