@@ -22,9 +22,10 @@ References (floors) measured in the same run, before and after the variants (the
 the two is kept): for one character (memory bound: each weight is read once per frame) the
 frames/s at which one thread streams the weights' bytes (``tensor.sum``) per CPU second; for
 a batch (compute bound) the frames/s at the fp32 ``torch.mm`` rate (per CPU second × threads)
-of a product the size of an LSTM layer. ``% floor`` is the per-CPU-second rate (× threads for
-a batch) as a share of the floor. Each variant is timed ``--repeats`` times and the best run
-is kept, as the floors are.
+of a product the size of an LSTM layer. Each variant is timed ``--repeats`` times (rates: the
+best run). ``% floor``: each run's per-CPU-second rate (× threads for a batch) over the floor
+measured right after it, median (best) over the runs: on a shared machine the load moves the
+floor by tens of percent within a minute, and pairing the two in time cancels most of that.
 
 Deviation. For each model with non-trivial random weights (output layers drawn with
 std 0.6/√hidden, as a trained tiny model's; ``--checkpoint`` adds a trained model), it
@@ -50,6 +51,7 @@ import argparse
 import math
 import os
 import platform
+import statistics
 import time
 from datetime import UTC, datetime
 
@@ -110,8 +112,12 @@ def mm_rate(batch: int, cfg: ModelConfig, repeats: int = 5) -> float:
     return 2.0 * batch * cfg.hidden * 4 * cfg.hidden / max(best, 1e-9) * torch.get_num_threads()
 
 
-def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeats: int = 1) -> tuple[float, float]:
-    """(frames/s per wall-clock second, frames/s per CPU second of this process), each the best of ``repeats`` runs."""
+def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeats: int = 1,
+                  floor=None) -> tuple[float, float, list[float]]:
+    """(frames/s per wall-clock second, frames/s per CPU second of this process), each the best
+    of ``repeats`` runs, and, when ``floor`` (a function returning the floor's frames per CPU
+    second) is given, the per-CPU-second rate of each run over the floor measured right after
+    it (paired in time: a shared machine's load changes both alike)."""
     g = torch.Generator().manual_seed(0)
     context = torch.zeros(batch, model.tau, POSE_DIM)
     control = torch.randn(batch, model.tau + frames + model.lookahead, CONTROL_DIM, generator=g)
@@ -121,11 +127,15 @@ def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeat
 
     run(control[:, : model.tau + model.lookahead + 3])  # warm-up, builds the decoder
     wall = cpu = float("inf")
+    shares = []
     for _ in range(max(1, repeats)):
         t, c = time.perf_counter(), time.process_time()
         run(control)
-        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
-    return batch * frames / wall, batch * frames / max(cpu, 1e-9)
+        w, u = time.perf_counter() - t, time.process_time() - c
+        wall, cpu = min(wall, w), min(cpu, u)
+        if floor is not None:
+            shares.append(batch * frames / max(u, 1e-9) / floor())
+    return batch * frames / wall, batch * frames / max(cpu, 1e-9), shares
 
 
 def machine() -> str:
@@ -160,26 +170,29 @@ def speed(args: argparse.Namespace) -> None:
                   f"{flops / 1e6:.0f} MFLOP per frame; {threads} thread(s)")
             for batch in args.batches:
                 frames = args.frames if batch == 1 else args.batch_frames
-                before = floor_rate(batch, cfg, nbytes)
-                rows = [(label, precision, *time_generate(model, batch, frames, precision, args.repeats))
+                per_frame = nbytes if batch == 1 else flops * threads  # floor in frames per CPU second
+
+                def floor(b: int = batch) -> float:
+                    return floor_rate(b, cfg, nbytes) / per_frame
+
+                before = floor()
+                rows = [(label, *time_generate(model, batch, frames, precision, args.repeats, floor))
                         for label, precision in VARIANTS]
-                rate = max(before, floor_rate(batch, cfg, nbytes))
+                rate = max(before, floor()) * per_frame
                 if batch == 1:
-                    floor = rate / nbytes
-                    ref_text = (f"memory floor (one thread, CPU time) {floor:.1f} frames/s fp32, "
-                                f"{2 * floor:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")
+                    ref_text = (f"memory floor (one thread, CPU time) {rate / nbytes:.1f} frames/s fp32, "
+                                f"{2 * rate / nbytes:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")
                 else:
-                    floor = rate / flops
-                    ref_text = (f"fp32 matmul floor (CPU time x threads) {floor:.0f} frames/s "
+                    ref_text = (f"fp32 matmul floor (CPU time x threads) {rate / flops:.0f} frames/s "
                                 f"(mm {rate / 1e9:.1f} GFLOP/s)")
-                print(f"  {batch} character(s), {frames} frames, best of {args.repeats}; {ref_text}; "
+                print(f"  {batch} character(s), {frames} frames, best of {args.repeats}; {ref_text} (best); "
                       f"auto = {sampling_decoder(model, 'auto', batch)[0]}")
                 print(f"    {'variant':14s} {'frames/s':>9s}  {'real time':>9s}   {'per CPU s':>9s}  "
-                      f"{'real time (CPU)':>15s}  {'% floor':>7s}")
-                for label, _, fps, fps_cpu in rows:
-                    share = fps_cpu * (threads if batch > 1 else 1) / floor
+                      f"{'real time (CPU)':>15s}  {'% floor':>15s}")
+                for label, fps, fps_cpu, shares in rows:
+                    share = f"{100 * statistics.median(shares):.0f}% ({100 * max(shares):.0f}%)"
                     print(f"    {label:14s} {fps:9.1f}  {fps / FPS:8.2f}x   {fps_cpu:9.1f}  "
-                          f"{fps_cpu * threads / FPS:14.2f}x  {100 * share:6.0f}%", flush=True)
+                          f"{fps_cpu * threads / FPS:14.2f}x  {share:>15s}", flush=True)
             print(f"  ({machine()})")
 
 
