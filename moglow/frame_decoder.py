@@ -15,9 +15,9 @@ inverse flow of one frame with as few tensor operations as possible:
 - 16 bits: the condition's share of every coupling's first layer is one product for all K
   couplings (as :meth:`MoGlow.cond_projections`), each layer one product of
   ``[layer input, previous h]`` with the stacked ``[W_in | W_hh]``;
-- the gate rows are reordered to i, f, o, g and the g rows doubled (exact), so one sigmoid
-  covers the four gates (``tanh(g) = 2 sigmoid(2g) - 1``; a CPU ``tanh`` costs ~3x a
-  sigmoid), and ``tanh(c)`` likewise for batches;
+- the gate rows are reordered to i, f, o, g and the g rows scaled by -2 (exact), so one
+  sigmoid covers the four gates (``tanh(g) = 1 - 2 sigmoid(-2g)``; a CPU ``tanh`` costs ~3x
+  a sigmoid), and ``tanh(c)`` likewise for batches;
 - the coupling's inverse skips the log-determinant (not needed to sample);
 - ActNorm and the LU map of a step are folded into one affine map.
 
@@ -115,13 +115,13 @@ class _Gemv:
 
 def _gate_order(hidden: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """Row permutation from PyTorch's LSTM gate order i, f, g, o to i, f, o, g, and the gain
-    of each permuted row: 1 for i, f, o and 2 for g, so that one sigmoid covers all four gates
-    (``tanh(g) = 2 sigmoid(2 g) - 1``; on a CPU ``tanh`` costs ~3x a ``sigmoid``). Scaling
-    by 2 is exact in floating point: the products are the unscaled ones times 2."""
+    of each permuted row: 1 for i, f, o and -2 for g, so that one sigmoid covers all four gates
+    (``tanh(g) = 1 - 2 sigmoid(-2 g)``; on a CPU ``tanh`` costs ~3x a ``sigmoid``). Scaling
+    by -2 is exact in floating point: the products are the unscaled ones times -2."""
     H = hidden
     order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]).to(device)
     gain = torch.ones(4 * H, device=device)
-    gain[3 * H:] = 2.0
+    gain[3 * H:] = -2.0
     return order, gain
 
 
@@ -348,19 +348,19 @@ class FrameDecoder:
 
 
 def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:
-    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, 2g
-    (the g rows doubled: see :func:`_gate_order`; overwritten); writes and returns
-    ``h_out (B, H)``, writes ``c_out``. One sigmoid for the four gates (``tanh(g) = 2
-    sigmoid(2g) - 1``); ``tanh(c)`` likewise for batches (for a few rows a ``tanh`` costs
-    less than the three extra operations)."""
+    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, -2g
+    (the g rows scaled: see :func:`_gate_order`; overwritten); writes and returns
+    ``h_out (B, H)``, writes ``c_out``. One sigmoid for the four gates (``tanh(g) = 1 - 2
+    sigmoid(-2g)``); ``tanh(c)`` likewise for batches (for a few rows a ``tanh`` costs less
+    than the extra operation)."""
     B, H = c_prev.shape
     s = a.sigmoid_()
     i, f, o, sg = s[:, :H], s[:, H: 2 * H], s[:, 2 * H: 3 * H], s[:, 3 * H:]
-    torch.mul(f, c_prev, out=c_out).addcmul_(i, sg, value=2.0).sub_(i)  # c = f c' + i (2 sigmoid(2g) - 1)
+    torch.addcmul(i, i, sg, value=-2.0, out=c_out).addcmul_(f, c_prev)  # c = i tanh(g) + f c'
     if B <= _FEW_ROWS:
         return torch.tanh(c_out, out=h_out).mul_(o)
-    t = torch.mul(c_out, 2.0, out=h_out).sigmoid_()  # sigmoid(2c)
-    return t.mul_(o).mul_(2.0).sub_(o)  # h = o tanh(c) = o (2 sigmoid(2c) - 1)
+    t = torch.mul(c_out, -2.0, out=h_out).sigmoid_()  # sigmoid(-2c)
+    return torch.addcmul(o, o, t, value=-2.0, out=h_out)  # h = o tanh(c) = o - 2 o sigmoid(-2c)
 
 
 #: batch size up to which the LSTM cell takes ``tanh`` (fewer operations) rather than sigmoids
