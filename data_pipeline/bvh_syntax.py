@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 import re
 
+from .errors import MoglowError
+
 __all__ = ["BVHError", "number", "number_bytes", "describe_bad_number"]
 
 
-class BVHError(ValueError):
+class BVHError(MoglowError, ValueError):
     """A BVH file that cannot be read. The message names the file, the line and the problem.
 
     Attributes:

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from data_pipeline.errors import MoglowError
+
 __all__ = ["OutputExistsError", "AtomicTarget", "atomic_write", "atomic_path", "refuse_overwrite", "write_text_atomic",
            "write_bytes_atomic", "stale_temporaries", "make_folder", "TMP_SUFFIX"]
 
@@ -30,7 +32,7 @@ __all__ = ["OutputExistsError", "AtomicTarget", "atomic_write", "atomic_path", "
 TMP_SUFFIX = ".tmp"
 
 
-class OutputExistsError(FileExistsError):
+class OutputExistsError(MoglowError, FileExistsError):
     """An output file exists and the command was not told to overwrite it (``--force``)."""
 
 

@@ -57,6 +57,7 @@ from .splits import SPLITS, split_files
 from .styles import label_ids, parse_labels
 from .resources import resolve_config
 from .typed_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
+from .errors import MoglowError
 
 #: bump when the prepared layout or the meaning of its arrays changes (invalidates old data)
 FORMAT_VERSION = 1
@@ -65,7 +66,7 @@ MANIFEST = "manifest.json"
 _NOT_HASHED = ("data_dir", "skip_bad")
 
 
-class PrepareError(RuntimeError):
+class PrepareError(MoglowError, RuntimeError):
     """Preparation cannot go on (bad file, no files, incompatible skeletons, ...)."""
 
 

@@ -26,6 +26,7 @@ from .contacts import ContactSpec
 from .skeleton import Skeleton
 from .resources import available, builtin_dir, resolve_config
 from .typed_config import load_yaml
+from .errors import MoglowError
 
 
 #: the reflections a joint's local frame may use when mirroring (see :mod:`data_pipeline.mirror`):
@@ -38,7 +39,7 @@ REFLECTIONS: dict[str, tuple[float, float, float]] = {
 }
 
 
-class ProfileError(ValueError):
+class ProfileError(MoglowError, ValueError):
     """A profile is inconsistent, or does not fit a skeleton."""
 
 

@@ -28,10 +28,12 @@ from collections.abc import Sequence
 
 import yaml
 
+from data_pipeline.errors import MoglowError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(MoglowError, ValueError):
     """A configuration file or dict does not match its schema."""
 
 

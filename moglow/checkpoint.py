@@ -38,11 +38,12 @@ import numpy as np
 import torch
 
 from data_pipeline.output_files import atomic_write, stale_temporaries
+from data_pipeline.errors import MoglowError
 
 FORMAT = "moglow-checkpoint/1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(MoglowError, RuntimeError):
     """A checkpoint cannot be written (non-finite values) or read (missing, wrong format)."""
 
 

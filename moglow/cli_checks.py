@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+from data_pipeline.errors import MoglowError
+
 __all__ = ["UsageError", "check_range", "check_threads", "check_device", "check_sample_size",
            "MAX_SAMPLE_SECONDS", "MAX_SAMPLE_FRAMES", "MAX_TEMPERATURE", "MAX_THREADS", "MAX_SAMPLES"]
 
@@ -30,7 +32,7 @@ MAX_TEMPERATURE = 5.0
 MAX_THREADS = 1024
 
 
-class UsageError(ValueError):
+class UsageError(MoglowError, ValueError):
     """A command-line value outside what the command accepts; the message names the flag and
     the allowed range."""
 

@@ -60,6 +60,7 @@ from scipy.ndimage import gaussian_filter1d
 from data_pipeline.config import DataConfig
 from data_pipeline.features import control_from_trajectory, integrate_control
 from data_pipeline.heading import smooth_heading
+from data_pipeline.errors import MoglowError
 
 __all__ = ["Trajectory", "PathSpec", "parse_path_spec", "make_path", "built_in_paths", "facing_from_travel",
            "heading_from_facing", "PathError", "line", "circle", "figure8", "stop_and_go", "random_path",
@@ -69,7 +70,7 @@ __all__ = ["Trajectory", "PathSpec", "parse_path_spec", "make_path", "built_in_p
 STAND_SPEED = 0.05
 
 
-class PathError(ValueError):
+class PathError(MoglowError, ValueError):
     """A path spec or path file that cannot be used (the message says why)."""
 
 

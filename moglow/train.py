@@ -49,9 +49,10 @@ from moglow.flows.transforms import TransformFamily
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
 from moglow.model import build_model
 from moglow.start_bank import StartBank
+from data_pipeline.errors import MoglowError
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(MoglowError, RuntimeError):
     """Training kept producing non-finite losses or gradients after every allowed rollback."""
 
 

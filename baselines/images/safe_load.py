@@ -11,10 +11,12 @@ from pathlib import Path
 
 import torch
 
+from data_pipeline.errors import MoglowError
+
 __all__ = ["ImageCheckpointError", "load_plain"]
 
 
-class ImageCheckpointError(ValueError):
+class ImageCheckpointError(MoglowError, ValueError):
     """An image-baseline file that cannot be read (missing, corrupt, or holding objects other
     than tensors and plain data); the message names the file."""
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
+from data_pipeline.errors import MoglowError
+
 HELP = ("the shipped model along three paths (BVH, video, review page), then the whole pipeline on built-in "
         "procedural data: generate, prepare, train, sample, render, review")
 
@@ -83,7 +85,7 @@ FAST = DemoPlan(
     num_samples=2, sample_seconds=2.0, panel_width=160, video_height=128)
 
 
-class DemoError(RuntimeError):
+class DemoError(MoglowError, RuntimeError):
     """A stage failed (the message names it)."""
 
 

@@ -55,6 +55,7 @@ from . import metrics as M
 from .config import EvaluationConfig
 from .frechet import feature_scale, frechet_between, window_features
 from .generators import GeneratorSetup, load_generator_factory, row_name
+from data_pipeline.errors import MoglowError
 
 REFERENCE = "mocap"
 GENERATED = "generated"
@@ -62,7 +63,7 @@ GENERATED = "generated"
 CLEANED = "cleaned"
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(MoglowError, RuntimeError):
     """The evaluation cannot run (no files, incompatible skeleton, takes too short, ...)."""
 
 

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from data_pipeline.errors import MoglowError
+
 __all__ = ["ProtocolError", "Command", "parse_message", "encode_frame", "FRAME_MAGIC", "FRAME_EXTRA",
            "MAX_MESSAGE_BYTES", "MAX_RECORD_SECONDS"]
 
@@ -49,7 +51,7 @@ MAX_SEQ = 2 ** 24  # seqs travel back as float32: exact up to here (the page wra
 _TYPES = ("move", "target", "wander", "settings", "reset", "record", "ping")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(MoglowError, ValueError):
     """A client message that cannot be used (the message says why)."""
 
 
