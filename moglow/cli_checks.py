@@ -10,14 +10,20 @@ the allowed range, never an allocation of 149 GiB or an hour of work thrown away
 
 Documented limits (README, "Command-line reference"): :data:`MAX_SAMPLE_SECONDS`,
 :data:`MAX_SAMPLE_FRAMES`, :data:`MAX_TEMPERATURE`, :data:`MAX_THREADS`.
+
+Every command reports what the user got wrong the same way: it catches :data:`USER_ERRORS` (the
+project's own errors, :class:`~data_pipeline.errors.MoglowError`, and the operating system's about a
+file the user named) and prints one line with :func:`report_error`; anything else is a bug and
+surfaces with its traceback.
 """
 from __future__ import annotations
 
 import math
+import sys
 
 from data_pipeline.errors import MoglowError
 
-__all__ = ["UsageError", "check_range", "check_threads", "check_device", "check_sample_size",
+__all__ = ["UsageError", "USER_ERRORS", "report_error", "check_range", "check_threads", "check_device", "check_sample_size",
            "MAX_SAMPLE_SECONDS", "MAX_SAMPLE_FRAMES", "MAX_TEMPERATURE", "MAX_THREADS", "MAX_SAMPLES"]
 
 #: longest motion one ``moglow sample`` call generates (one hour)
@@ -33,8 +39,28 @@ MAX_THREADS = 1024
 
 
 class UsageError(MoglowError, ValueError):
-    """A command-line value outside what the command accepts; the message names the flag and
-    the allowed range."""
+    """A command-line value (or the matching API argument) outside what the command accepts; the
+    message names the flag or value and what is allowed."""
+
+
+#: the errors a command turns into one line: the project's own, and the OS's about a user's file
+USER_ERRORS: tuple[type[BaseException], ...] = (MoglowError, OSError)
+
+
+def report_error(command: str, error: BaseException | str, what: str = "error") -> int:
+    """Print ``moglow COMMAND: error: MESSAGE`` on stderr, the one format of a command's error line.
+
+    Returns 1, the exit status of a command that stopped on the user's error:
+
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     status = report_error("sample", UsageError("--num must be at least 1"))
+    >>> status, err.getvalue()
+    (1, 'moglow sample: error: --num must be at least 1\\n')
+    """
+    print(f"moglow {command}: {what}: {error}", file=sys.stderr)
+    return 1
 
 
 def _fmt(x: float) -> str:

@@ -39,10 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
-    from moglow.cli_checks import UsageError, check_range
+    from data_pipeline.output_files import refuse_overwrite
+    from moglow.cli_checks import USER_ERRORS, check_range, report_error
     from visualize.gl_platform import select_platform
     from visualize.inputs import load_clip
 
@@ -54,9 +52,8 @@ def run(args: argparse.Namespace) -> int:
         check_range("--fps", args.fps, 1, 240)
         check_range("--crf", args.crf, 0, 51, integer=True)
         refuse_overwrite([args.out], args.force, "moglow render --out")
-    except (UsageError, OutputExistsError) as e:
-        print(f"moglow render: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("render", e)
     try:
         clip = load_clip(args.input, unit_scale=args.unit_scale, profile=args.profile, fps=args.fps,
                          start=args.start, frames=args.frames)
@@ -70,9 +67,8 @@ def run(args: argparse.Namespace) -> int:
             layout=args.layout, width=args.width, height=args.height, root=clip.root,
             gl_platform=args.gl_platform, progress=not args.no_progress, azimuth_deg=args.azimuth,
             crf=args.crf)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:  # BVHError and ConfigError are ValueErrors
-        print(f"moglow render: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("render", e)
     print(f"wrote {report.path}: {report.frames} frames at {report.fps:g} fps, "
           f"{report.render_fps:.1f} frames/s rendered+encoded; OpenGL: {platform.describe()}")
     return 0

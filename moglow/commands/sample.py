@@ -50,25 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
     import time
 
-
-    from data_pipeline.bvh import BVHError
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
-    from data_pipeline.profiles import ProfileError
-    from data_pipeline.typed_config import ConfigError
-    from moglow.checkpoint import CheckpointError, load_model, resolve_checkpoint
-    from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, UsageError, check_device, check_range,
-                                   check_sample_size, check_threads)
+    from data_pipeline.output_files import refuse_overwrite
+    from moglow.checkpoint import load_model, resolve_checkpoint
+    from moglow.cli_checks import (MAX_SAMPLE_SECONDS, MAX_TEMPERATURE, USER_ERRORS, check_device, check_range,
+                                   check_sample_size, check_threads, report_error)
     from moglow.export import export_paths, export_samples
+    from moglow.paths import make_path, parse_path_spec
     from moglow.sampling_precision import sampling_decoder
-    from moglow.paths import PathError, make_path, parse_path_spec
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
 
-    def fail(msg: str) -> int:
-        print(f"moglow sample: error: {msg}", file=sys.stderr)
-        return 1
+    def fail(error: BaseException | str) -> int:
+        return report_error("sample", error)
 
     try:
         check_range("--seconds", args.seconds, 1e-3, MAX_SAMPLE_SECONDS)
@@ -78,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         device = check_device(args.device)
         refuse_overwrite(export_paths(args.out, args.num, args.prefix, bvh=not args.no_bvh), args.force,
                          "moglow sample --out")
-    except (UsageError, OutputExistsError) as e:
-        return fail(str(e))
+    except USER_ERRORS as e:
+        return fail(e)
     from moglow.commands.common import apply_threads
 
     apply_threads(args.threads)
@@ -115,9 +109,8 @@ def run(args: argparse.Namespace) -> int:
         report = export_samples(samples, meta.feature_def, args.out, prefix=args.prefix, bvh=not args.no_bvh,
                                 info=info, progress=not args.no_progress, force=args.force,
                                 cleanup=not args.no_cleanup, profile=meta.profile)
-    except (CheckpointError, PathError, ConfigError, BVHError, ProfileError, UsageError, OSError, ValueError,
-            KeyError, RuntimeError) as e:
-        return fail(str(e))
+    except USER_ERRORS as e:
+        return fail(e)
     print(f"generated {samples.num} x {samples.num_frames} frames at {meta.fps:g} fps along {args.path!r} "
           f"(temperature {args.temperature:g}, seed {args.seed}, "
           f"{used if args.precision == used else f'{args.precision}: {used}'}) in {seconds_taken:.2f} s "
