@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .splits import SplitConfig
+from .typed_config import ConfigError
 
 
 @dataclass
@@ -80,13 +81,13 @@ class DataConfig:
 
     def validate(self) -> None:
         if not self.fps > 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
+            raise ConfigError(f"fps must be positive, got {self.fps}")
         if not 0 <= self.source_fps_tolerance < 0.5:
-            raise ValueError(f"source_fps_tolerance must be in [0, 0.5), got {self.source_fps_tolerance}")
+            raise ConfigError(f"source_fps_tolerance must be in [0, 0.5), got {self.source_fps_tolerance}")
         if self.heading_sigma_s < 0:
-            raise ValueError(f"heading_sigma_s must be >= 0, got {self.heading_sigma_s}")
+            raise ConfigError(f"heading_sigma_s must be >= 0, got {self.heading_sigma_s}")
         if self.max_files is not None and self.max_files < 1:
-            raise ValueError(f"max_files must be at least 1 (or null), got {self.max_files}")
+            raise ConfigError(f"max_files must be at least 1 (or null), got {self.max_files}")
 
 
 def resolve_data_dir(section: Any, base: str | Path) -> None:

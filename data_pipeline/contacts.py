@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .typed_config import ConfigError
+
 __all__ = ["ContactSpec", "contact_scores", "joint_speeds", "CONTACT_PREFIX"]
 
 #: feature column prefix of the contact channels (``contact.Foot_L``)
@@ -60,10 +62,10 @@ class ContactSpec:
 
     def validate(self) -> None:
         if not self.levels:
-            raise ValueError("contacts.levels must name at least one foot joint")
+            raise ConfigError("contacts.levels must name at least one foot joint")
         for name in ("height", "speed", "height_soft", "speed_soft"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"contacts.{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"contacts.{name} must be positive, got {getattr(self, name)}")
 
     def level_array(self) -> np.ndarray:
         """(K,) world heights (m) of the contact joints standing flat: ``floor + levels``."""

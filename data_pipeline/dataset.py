@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from .scaler import Scaler
 from .styles import style_index
+from .errors import InputError
 
 
 class ShortSequenceWarning(UserWarning):
@@ -88,7 +89,7 @@ class WindowDataset(Dataset):
                           f"sequences shorter than {need} frames (tau + seq_len + lookahead)",
                           ShortSequenceWarning, stacklevel=2)
         if not kept:
-            raise ValueError(f"WindowDataset: no sequence has the {need} frames one window needs "
+            raise InputError(f"WindowDataset: no sequence has the {need} frames one window needs "
                              f"(tau={tau} + seq_len={seq_len} + lookahead={lookahead})")
 
         dims = {(np.shape(s.poses)[1], np.shape(s.control)[1]) for s in kept}

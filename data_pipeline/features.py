@@ -53,11 +53,12 @@ from .config import DataConfig
 from .contacts import CONTACT_PREFIX, ContactSpec, contact_scores
 from .heading import forward_directions, smooth_heading, wrap_angle
 from .kinematics import forward_kinematics_local, local_transforms, motion_from_local
-from .profiles import SkeletonProfile, load_profile
+from .profiles import ProfileError, SkeletonProfile, load_profile
 from .resample import resample_local, snap_fps
 from .rotations import matrix_to_6d, rotation_about_y, sixd_to_matrix
 from .skeleton import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
 from .styles import style_of
+from .errors import InputError
 
 POSITIONS = "positions"
 ROTATIONS = "rotations"
@@ -188,13 +189,13 @@ class FeatureDefinition:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"unknown FeatureDefinition key(s) {unknown}")
+            raise InputError(f"unknown FeatureDefinition key(s) {unknown}")
         return cls(**data)
 
     def source_skeleton(self) -> Skeleton:
         """The source skeleton (needed by :func:`features_to_motion`)."""
         if self.skeleton is None:
-            raise ValueError("this FeatureDefinition carries no skeleton")
+            raise InputError("this FeatureDefinition carries no skeleton")
         return skeleton_from_dict(self.skeleton)
 
     def default_passthrough(self, num_frames: int) -> np.ndarray:
@@ -251,10 +252,10 @@ def _rotation_layout(skeleton: Skeleton, root_name: str) -> _RotationLayout:
     for j in range(skeleton.num_joints):
         n = _rotation_count(skeleton, j)
         if n not in (0, 3):
-            raise ValueError(f"joint {skeleton.names[j]!r} has {n} rotation channel(s); the rotations "
+            raise InputError(f"joint {skeleton.names[j]!r} has {n} rotation channel(s); the rotations "
                              f"representation needs 0 or 3")
     if _rotation_count(skeleton, root) != 3 or not _has_position(skeleton, root):
-        raise ValueError(f"the rotations representation needs position and rotation channels on the root "
+        raise InputError(f"the rotations representation needs position and rotation channels on the root "
                          f"joint {root_name!r}; it has {skeleton.channels[root]}")
     rotating = [j for j in range(skeleton.num_joints)
                 if _rotation_count(skeleton, j) == 3 and j != root and j not in path]
@@ -299,7 +300,7 @@ def feature_definition(skeleton: Skeleton, profile: SkeletonProfile | str, cfg: 
 
 def _contact_spec(profile: SkeletonProfile) -> ContactSpec:
     if profile.contacts is None:
-        raise ValueError(f"data.contacts needs a 'contacts:' section (levels and thresholds) in profile "
+        raise ProfileError(f"data.contacts needs a 'contacts:' section (levels and thresholds) in profile "
                          f"{profile.name!r}")
     return profile.contacts
 

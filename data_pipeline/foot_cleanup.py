@@ -40,6 +40,8 @@ from .ik import rotation_between
 from .kinematics import forward_kinematics_local
 from .leg_ik import LegChain, leg_chains, reachable, solve_legs
 from .skeleton import Skeleton
+from .typed_config import ConfigError
+from .profiles import ProfileError
 
 __all__ = ["standing_mask", "smooth_features", "CleanupConfig", "FootLocker", "clean_positions", "StreamingFootCleanup",
            "clean_local_transforms", "estimate_contacts"]
@@ -93,18 +95,18 @@ class CleanupConfig:
 
     def validate(self) -> None:
         if not 0.0 < self.off <= self.on < 1.0:
-            raise ValueError(f"need 0 < off <= on < 1; got on={self.on}, off={self.off}")
+            raise ConfigError(f"need 0 < off <= on < 1; got on={self.on}, off={self.off}")
         if not self.blend_speed > 0:
-            raise ValueError(f"blend_speed must be positive, got {self.blend_speed}")
+            raise ConfigError(f"blend_speed must be positive, got {self.blend_speed}")
         if self.contact_source not in ("model", "motion", "both"):
-            raise ValueError(f"contact_source must be 'model', 'motion' or 'both', got {self.contact_source!r}")
+            raise ConfigError(f"contact_source must be 'model', 'motion' or 'both', got {self.contact_source!r}")
         if self.stand_speed < 0 or self.stand_delay_s < 0:
-            raise ValueError(f"stand_speed and stand_delay_s must be >= 0; got {self.stand_speed}, "
+            raise ConfigError(f"stand_speed and stand_delay_s must be >= 0; got {self.stand_speed}, "
                              f"{self.stand_delay_s}")
         if self.smooth_s < 0:
-            raise ValueError(f"smooth_s must be >= 0, got {self.smooth_s}")
+            raise ConfigError(f"smooth_s must be >= 0, got {self.smooth_s}")
         if self.blend_s < 0 or not self.max_reach > 0:
-            raise ValueError(f"need blend_s >= 0 and max_reach > 0; got {self.blend_s}, {self.max_reach}")
+            raise ConfigError(f"need blend_s >= 0 and max_reach > 0; got {self.blend_s}, {self.max_reach}")
 
 
 def smooth_features(poses: np.ndarray, fps: float, window_s: float, order: int = 2) -> np.ndarray:
@@ -301,7 +303,7 @@ def clean_local_transforms(skeleton: Skeleton, local_rot: np.ndarray, local_pos:
     for c in chains:
         for a, b in ((c.hip, c.knee), (c.knee, c.ankle)) + (((c.ankle, c.toe),) if c.toe >= 0 else ()):
             if skeleton.parents[idx[b]] != idx[a]:
-                raise ValueError(f"{model_joints[b]!r} must be a child of {model_joints[a]!r} for the leg clean-up")
+                raise ProfileError(f"{model_joints[b]!r} must be a child of {model_joints[a]!r} for the leg clean-up")
     world_pos, world_rot = forward_kinematics_local(skeleton, local_rot, local_pos)
     world_pos = np.array(world_pos)
     world_rot = np.array(world_rot)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from .errors import InputError
+
 
 def forward_directions(world_pos: np.ndarray, hips: tuple[int, int], shoulders: tuple[int, int],
                        equal_weights: bool = True) -> np.ndarray:
@@ -53,7 +55,7 @@ def _normalise(v: np.ndarray, problem: str) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     bad = np.flatnonzero(n[:, 0] < 1e-12)
     if bad.size:
-        raise ValueError(f"cannot compute the heading at frame {int(bad[0])}: {problem}")
+        raise InputError(f"cannot compute the heading at frame {int(bad[0])}: {problem}")
     return v / n
 
 

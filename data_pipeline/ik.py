@@ -44,6 +44,7 @@ import numpy as np
 
 from .kinematics import forward_kinematics, motion_from_local
 from .skeleton import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
+from .profiles import ProfileError
 
 __all__ = ["kabsch", "rotation_between", "axis_angle_matrix", "inverse_kinematics", "positions_to_motion",
            "joint_position_error", "IKFit"]
@@ -217,9 +218,9 @@ def inverse_kinematics(skeleton: Skeleton, targets: np.ndarray, target_joints: l
     idx = [skeleton.index(n) for n in target_joints]
     r = skeleton.index(root)
     if r not in idx:
-        raise ValueError(f"the root joint {root!r} must be one of the target joints")
+        raise ProfileError(f"the root joint {root!r} must be one of the target joints")
     if not any(c in POSITION_CHANNELS for c in skeleton.channels[r]):
-        raise ValueError(f"the root joint {root!r} has no position channels: it cannot carry the path")
+        raise ProfileError(f"the root joint {root!r} has no position channels: it cannot carry the path")
     lead = targets.shape[:-2]
     n = int(np.prod(lead, dtype=np.int64))
     tgt = np.full((n, skeleton.num_joints, 3), np.nan)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .profiles import ProfileError
+
 __all__ = ["LegChain", "leg_chains", "two_bone_ik", "solve_legs", "reachable"]
 
 _EPS = 1e-9
@@ -57,7 +59,7 @@ def leg_chains(joints: Sequence[str], parents: Sequence[int], contact_joints: Se
     joints = list(joints)
     missing = [j for j in contact_joints if j not in joints]
     if missing:
-        raise ValueError(f"contact joint(s) {missing} are not among the model joints")
+        raise ProfileError(f"contact joint(s) {missing} are not among the model joints")
     cidx = [joints.index(j) for j in contact_joints]
     rest = np.asarray(rest_positions, dtype=np.float64)
     chains = []
@@ -67,7 +69,7 @@ def leg_chains(joints: Sequence[str], parents: Sequence[int], contact_joints: Se
         knee = int(parents[a])
         hip = int(parents[knee]) if knee >= 0 else -1
         if knee < 0 or hip < 0:
-            raise ValueError(f"contact joint {joints[a]!r} needs a parent (knee) and grandparent (hip)")
+            raise ProfileError(f"contact joint {joints[a]!r} needs a parent (knee) and grandparent (hip)")
         toes = [t for t, j in enumerate(cidx) if parents[j] == a]
         t = toes[0] if toes else -1
         toe = cidx[t] if t >= 0 else -1

@@ -61,6 +61,7 @@ import numpy as np
 from .kinematics import local_transforms, motion_from_local
 from .profiles import REFLECTIONS, SkeletonProfile, load_profile
 from .skeleton import POSITION_CHANNELS, Motion, Skeleton
+from .errors import MissingKeyError
 
 #: the world reflection X -> -X
 WORLD_REFLECTION = np.array(REFLECTIONS["x"])
@@ -182,7 +183,7 @@ def _reflection_signs(skeleton: Skeleton, reflections: dict[str, str]) -> np.nda
         else:
             name = skeleton.names[j]
             if name not in reflections:
-                raise KeyError(f"no mirror reflection given for joint {name!r}")
+                raise MissingKeyError(f"no mirror reflection given for joint {name!r}")
             out[j] = REFLECTIONS[reflections[name]]
     return out
 

@@ -57,7 +57,7 @@ from .splits import SPLITS, split_files
 from .styles import label_ids, parse_labels
 from .resources import resolve_config
 from .typed_config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
-from .errors import MoglowError
+from .errors import MissingKeyError, MoglowError
 
 #: bump when the prepared layout or the meaning of its arrays changes (invalidates old data)
 FORMAT_VERSION = 1
@@ -382,7 +382,7 @@ class PreparedData:
         from .dataset import WindowDataset
 
         if split not in self.splits:
-            raise KeyError(f"no split {split!r}; have {', '.join(self.splits)}")
+            raise MissingKeyError(f"no split {split!r}; have {', '.join(self.splits)}")
         if dropout and split != "train":
             raise ValueError(f"data dropout is for training only; the {split} split is evaluated with dropout 0")
         return WindowDataset(self.splits[split], seq_len=seq_len, tau=tau, lookahead=lookahead, dropout=dropout,

@@ -97,37 +97,37 @@ class SkeletonProfile:
     def validate(self) -> None:
         """Check the profile on its own (called on load); raises ValueError naming the problem."""
         if not self.unit_scale > 0:
-            raise ValueError(f"unit_scale must be positive, got {self.unit_scale}")
+            raise ProfileError(f"unit_scale must be positive, got {self.unit_scale}")
         if not self.joints:
-            raise ValueError("joints must name at least one joint")
+            raise ProfileError("joints must name at least one joint")
         files = list(self.joints.values())
         dup = sorted({f for f in files if files.count(f) > 1})
         if dup:
-            raise ValueError(f"joints maps several model joints to the same file joint(s) {dup}")
+            raise ProfileError(f"joints maps several model joints to the same file joint(s) {dup}")
         seen: dict[str, int] = {}
         for i, (left, right) in enumerate(self.mirror_pairs):
             if left == right:
-                raise ValueError(f"mirror_pairs[{i}] pairs {left!r} with itself")
+                raise ProfileError(f"mirror_pairs[{i}] pairs {left!r} with itself")
             for n in (left, right):
                 if n in seen:
-                    raise ValueError(f"joint {n!r} is in mirror_pairs[{seen[n]}] and mirror_pairs[{i}]")
+                    raise ProfileError(f"joint {n!r} is in mirror_pairs[{seen[n]}] and mirror_pairs[{i}]")
                 seen[n] = i
         pair_of = self.mirror_map()
         for what in ("hips", "shoulders"):
             left, right = getattr(self, what)
             if not left or not right:
-                raise ValueError(f"{what} must name a [left, right] pair of joints")
+                raise ProfileError(f"{what} must name a [left, right] pair of joints")
             if pair_of.get(left) != right:
-                raise ValueError(f"{what} = [{left!r}, {right!r}] is not one of mirror_pairs")
+                raise ProfileError(f"{what} = [{left!r}, {right!r}] is not one of mirror_pairs")
         if self.contacts is not None:
             self.contacts.validate()
             pair_of = self.mirror_map()
             for j in self.contacts.joints:
                 if pair_of.get(j, j) not in self.contacts.levels:
-                    raise ValueError(f"contacts.levels names {j!r} but not its mirror partner {pair_of.get(j)!r}")
+                    raise ProfileError(f"contacts.levels names {j!r} but not its mirror partner {pair_of.get(j)!r}")
         for j, axes in self.mirror_reflections.items():
             if axes not in REFLECTIONS:
-                raise ValueError(f"mirror_reflections[{j!r}] = {axes!r}; use one of {', '.join(REFLECTIONS)}")
+                raise ProfileError(f"mirror_reflections[{j!r}] = {axes!r}; use one of {', '.join(REFLECTIONS)}")
 
     def mirror_map(self) -> dict[str, str]:
         """File joint name -> its mirror partner, both ways (unpaired joints are absent)."""

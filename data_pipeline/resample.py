@@ -20,6 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from .kinematics import local_transforms, motion_from_local
 from .skeleton import Motion
+from .errors import InputError
 
 #: output times closer than this (in source frames) to a source frame take that frame exactly
 _SNAP = 1e-9
@@ -45,7 +46,7 @@ def resample_indices(num_frames: int, src_fps: float, dst_fps: float) -> tuple[n
             ``idx1``. ``F_out = floor((num_frames - 1) * dst_fps / src_fps) + 1``.
     """
     if num_frames < 1:
-        raise ValueError("cannot resample an empty motion")
+        raise InputError("cannot resample an empty motion")
     if not (src_fps > 0 and dst_fps > 0):
         raise ValueError(f"frame rates must be positive, got {src_fps} -> {dst_fps}")
     ratio = src_fps / dst_fps  # source frames per output frame

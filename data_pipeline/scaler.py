@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .errors import InputError
+
 ArrayT = TypeVar("ArrayT")
 
 #: features whose standard deviation is below this are treated as constant (std set to 1)
@@ -78,7 +80,7 @@ class Scaler:
             if a.shape[0] == 0:
                 continue
             if not np.all(np.isfinite(a)):
-                raise ValueError("Scaler.fit: data contains NaN or infinite values")
+                raise InputError("Scaler.fit: data contains NaN or infinite values")
             k = a.shape[0]
             a_mean = a.mean(axis=0)
             a_m2 = ((a - a_mean) ** 2).sum(axis=0)
@@ -93,7 +95,7 @@ class Scaler:
             m2 = m2 + a_m2 + delta ** 2 * (n * k / total)
             n = total
         if mean is None:
-            raise ValueError("Scaler.fit: no data (empty training split?)")
+            raise InputError("Scaler.fit: no data (empty training split?)")
         std = np.sqrt(m2 / n)
         std = np.where(std < min_std, 1.0, std)
         return cls(mean, std)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import MissingKeyError
+
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 VALID_CHANNELS = POSITION_CHANNELS + ROTATION_CHANNELS
@@ -73,7 +75,7 @@ class Skeleton:
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(f"no joint named {name!r} in skeleton (joints: {', '.join(self.names)})") from None
+            raise MissingKeyError(f"no joint named {name!r} in skeleton (joints: {', '.join(self.names)})") from None
 
     def children(self, j: int) -> list[int]:
         """Indices of the direct children of joint ``j``."""

@@ -29,6 +29,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .typed_config import ConfigError
+from .errors import InputError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -63,13 +66,13 @@ class SplitConfig:
         for name in ("val_fraction", "test_fraction"):
             v = getattr(self, name)
             if not 0.0 <= v < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {v}")
+                raise ConfigError(f"{name} must be in [0, 1), got {v}")
         if self.val_fraction + self.test_fraction >= 1.0:
-            raise ValueError(f"val_fraction + test_fraction must be below 1, got "
+            raise ConfigError(f"val_fraction + test_fraction must be below 1, got "
                              f"{self.val_fraction} + {self.test_fraction}")
         both = set(self.val_styles) & set(self.test_styles)
         if both:
-            raise ValueError(f"style(s) {sorted(both)} are held out for both val and test")
+            raise ConfigError(f"style(s) {sorted(both)} are held out for both val and test")
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -107,7 +110,7 @@ def split_files(files: Sequence[str], cfg: SplitConfig,
     names = sorted(files)
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"file list has duplicates: {dup[:5]}")
+        raise InputError(f"file list has duplicates: {dup[:5]}")
     labels = labels or {}
 
     def label(name: str, key: str) -> str | None:
@@ -129,7 +132,7 @@ def split_files(files: Sequence[str], cfg: SplitConfig,
     rest: list[str] = []
     for n in names:
         if _matches(n, cfg.test_files) and _matches(n, cfg.val_files):
-            raise ValueError(f"file {n!r} matches both val_files and test_files")
+            raise ConfigError(f"file {n!r} matches both val_files and test_files")
         in_test = _matches(n, cfg.test_files) or label(n, "style") in cfg.test_styles
         in_val = _matches(n, cfg.val_files) or label(n, "style") in cfg.val_styles
         if in_test:
@@ -163,6 +166,6 @@ def split_files(files: Sequence[str], cfg: SplitConfig,
         warnings.warn(f"val_fraction {cfg.val_fraction:g} of {len(rest)} file(s) rounds to no validation file; "
                       f"holding out {moved!r} for validation (set split.val_files to choose it)", stacklevel=2)
     if names and not out["train"]:
-        raise ValueError(f"the split settings leave no training files (of {len(names)}); "
+        raise ConfigError(f"the split settings leave no training files (of {len(names)}); "
                          "lower val/test fractions or hold out fewer files/styles")
     return out

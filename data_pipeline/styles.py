@@ -20,6 +20,8 @@ import re
 from pathlib import Path
 from collections.abc import Iterable, Mapping
 
+from .typed_config import ConfigError
+
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*")
 
 
@@ -36,7 +38,7 @@ def pattern_to_regex(pattern: str) -> re.Pattern[str]:
             parts.append(r"[^_/]*")
         else:
             if name in seen:
-                raise ValueError(f"name pattern {pattern!r} uses the field {{{name}}} twice")
+                raise ConfigError(f"name pattern {pattern!r} uses the field {{{name}}} twice")
             seen.add(name)
             parts.append(rf"(?P<{name}>[^_/]+)")
         pos = m.end()

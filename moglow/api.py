@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from moglow.cli_checks import UsageError
+
 __all__ = ["load", "Model", "Clip"]
 
 
@@ -87,7 +89,7 @@ class Clip:
                                     cleanup=self.cleanup, profile=self.profile)
             return [out / e.bvh for e in report.samples if e.bvh]
         if self.num != 1:
-            raise ValueError(f"{out}: a single .bvh file holds one sample; this clip has {self.num} (give a folder)")
+            raise UsageError(f"{out}: a single .bvh file holds one sample; this clip has {self.num} (give a folder)")
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as tmp:  # the one export path
             export_samples(self.samples, self.feature_def, tmp, prefix=out.stem, npz=False, info=info,
@@ -186,13 +188,13 @@ class Model:
         from moglow.sampling import sample_path
 
         if num < 1:
-            raise ValueError(f"num must be at least 1, got {num}")
+            raise UsageError(f"num must be at least 1, got {num}")
         if temperature < 0:
-            raise ValueError(f"temperature must not be negative, got {temperature}")
+            raise UsageError(f"temperature must not be negative, got {temperature}")
         trajectory = self.path(path, seconds)
         extra = self.network.tau + self.network.lookahead
         if trajectory.num_frames <= extra:
-            raise ValueError(f"the path has {trajectory.num_frames} frames; the model needs more than "
+            raise UsageError(f"the path has {trajectory.num_frames} frames; the model needs more than "
                              f"tau + lookahead = {extra}")
         samples = sample_path(self.network, self.meta, trajectory, num=num, temperature=temperature, seed=seed,
                               style=style, progress=progress, precision=precision, start=start)

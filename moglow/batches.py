@@ -26,6 +26,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from data_pipeline.typed_config import ConfigError
+
 _MASK = 0x7FFF_FFFF_FFFF_FFFF
 
 
@@ -84,7 +86,7 @@ class StepBatchOrder:
     def shard_indices(self, step: int, rank: int = 0, world_size: int = 1) -> list[int]:
         """This process's rows of the global batch: rows ``rank, rank + world_size, ...``."""
         if self.batch_size % world_size:
-            raise ValueError(f"batch_size {self.batch_size} is not divisible by the {world_size} processes")
+            raise ConfigError(f"batch_size {self.batch_size} is not divisible by the {world_size} processes")
         return self.global_indices(step)[rank::world_size]
 
     def state_dict(self) -> dict:

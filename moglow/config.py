@@ -100,25 +100,25 @@ class TrainConfig:
                     "log_every", "max_consecutive_skips")
         for name in positive:
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.data_dropout < 1.0:
-            raise ValueError(f"data_dropout must be in [0, 1), got {self.data_dropout}")
+            raise ConfigError(f"data_dropout must be in [0, 1), got {self.data_dropout}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
-            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+            raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.warmup_steps < 0 or self.max_rollbacks < 0 or self.num_workers < 0:
-            raise ValueError("warmup_steps, max_rollbacks and num_workers must not be negative")
+            raise ConfigError("warmup_steps, max_rollbacks and num_workers must not be negative")
         if self.schedule == "noam" and self.warmup_steps < 1:
-            raise ValueError("the noam schedule needs warmup_steps >= 1")
+            raise ConfigError("the noam schedule needs warmup_steps >= 1")
         if not 0.0 < self.rollback_lr_factor < 1.0:
-            raise ValueError(f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}")
+            raise ConfigError(f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}")
         for name in ("clip_value", "clip_norm"):
             v = getattr(self, name)
             if v is not None and v <= 0:
-                raise ValueError(f"{name} must be positive or null, got {v}")
+                raise ConfigError(f"{name} must be positive or null, got {v}")
         for name in ("val_batches", "val_batch_size", "val_stride", "plot_every"):
             v = getattr(self, name)
             if v is not None and v < 1:
-                raise ValueError(f"{name} must be at least 1 or null, got {v}")
+                raise ConfigError(f"{name} must be at least 1 or null, got {v}")
 
 
 @dataclass
@@ -156,7 +156,7 @@ def check_plain_name(name: str, what: str = "name") -> str:
     with a dot, at most 128 characters); else ValueError. So ``../../x`` or ``/abs`` can never put
     a run folder outside ``runs/``."""
     if not isinstance(name, str) or not _PLAIN_NAME.match(name) or ".." in name:
-        raise ValueError(f"{what} {name!r} cannot be used in a folder name: use letters, digits and . _ + - "
+        raise ConfigError(f"{what} {name!r} cannot be used in a folder name: use letters, digits and . _ + - "
                          f"(no '/', no '..', not starting with a dot; at most 128 characters)")
     return name
 

@@ -61,6 +61,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from moglow.cli_checks import UsageError
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -68,7 +70,7 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 def check_precision(precision: str) -> str:
     """``precision`` if it is one of :data:`PRECISIONS`, else a ValueError."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     return precision
 
 
@@ -200,7 +202,7 @@ class FrameDecoder:
         self.precision = check_precision(precision)
         couplings = model.couplings()
         if not all(isinstance(c.net, LSTMNet) for c in couplings):
-            raise ValueError(f"FrameDecoder supports LSTM couplings only (this model's are "
+            raise UsageError(f"FrameDecoder supports LSTM couplings only (this model's are "
                              f"{type(couplings[0].net).__name__}); sample such a model with precision='fp32'")
         self.pose_dim, self.cond_dim = int(model.pose_dim), int(model.cond_dim)  # type: ignore[arg-type]
         with torch.no_grad():

@@ -49,6 +49,7 @@ from moglow.flows.coupling import Coupling
 from moglow.flows.distributions import make_base
 from moglow.flows.glow import glow_step
 from moglow.model_config import ModelConfig
+from data_pipeline.typed_config import ConfigError
 
 
 class MoGlow(nn.Module):
@@ -71,7 +72,7 @@ class MoGlow(nn.Module):
         super().__init__()
         cfg.validate()
         if cfg.style_embedding > 0 and num_styles < 1:
-            raise ValueError("style_embedding > 0 needs num_styles >= 1 (the data has no style labels)")
+            raise ConfigError("style_embedding > 0 needs num_styles >= 1 (the data has no style labels)")
         self.cfg, self.pose_dim, self.control_dim, self.num_styles = cfg, pose_dim, control_dim, num_styles
         self.cond_dim = cfg.cond_dim(pose_dim, control_dim)
         self.data_cond_dim = self.cond_dim - cfg.style_embedding

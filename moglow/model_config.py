@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from data_pipeline.typed_config import ConfigError
+
 
 @dataclass
 class ModelConfig:
@@ -59,13 +61,13 @@ class ModelConfig:
         from moglow.flows.transforms import available_transforms
 
         if self.coupling not in available_transforms():
-            raise ValueError(f"coupling must be one of {', '.join(available_transforms())}, got {self.coupling!r}")
+            raise ConfigError(f"coupling must be one of {', '.join(available_transforms())}, got {self.coupling!r}")
         for name, low in (("num_steps", 1), ("hidden", 1), ("num_layers", 1), ("tau", 1),
                           ("lookahead", 0), ("style_embedding", 0)):
             if getattr(self, name) < low:
-                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least {low}, got {getattr(self, name)}")
         if not self.student_df > 0:
-            raise ValueError(f"student_df must be positive, got {self.student_df}")
+            raise ConfigError(f"student_df must be positive, got {self.student_df}")
 
     def cond_dim(self, pose_dim: int, control_dim: int) -> int:
         """Condition features per frame: ``tau`` poses, ``tau + 1 + lookahead`` controls and

@@ -63,6 +63,8 @@ from data_pipeline.scaler import Scaler
 from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
 from moglow.sampling_precision import sampling_decoder
 from moglow.start_bank import StartBank
+from moglow.checkpoint import CheckpointError
+from moglow.cli_checks import UsageError
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
            "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]
@@ -108,7 +110,7 @@ class SamplingMeta:
         data = ckpt.get("data") or {}
         missing = [k for k in ("feature_def", "scaler", "control_scaler") if data.get(k) is None]
         if missing:
-            raise ValueError(f"this checkpoint carries no {', '.join(missing)} (trained on data without a feature "
+            raise CheckpointError(f"this checkpoint carries no {', '.join(missing)} (trained on data without a feature "
                              "definition?); sampling needs them")
         cfg = from_dict(DataConfig, (ckpt.get("config") or {}).get("data") or {}, "data")
         fdef = FeatureDefinition.from_dict(dict(data["feature_def"]))
@@ -137,12 +139,12 @@ def style_indices(style: str | int | None, style_names: list[str], num: int) -> 
         return None
     if isinstance(style, str) and not style.lstrip("-").isdigit():
         if style not in style_names:
-            raise ValueError(f"unknown style {style!r}; the model knows {', '.join(style_names) or 'no styles'}")
+            raise UsageError(f"unknown style {style!r}; the model knows {', '.join(style_names) or 'no styles'}")
         sid = style_names.index(style)
     else:
         sid = int(style)
         if not -1 <= sid < len(style_names):
-            raise ValueError(f"style id {sid} out of range (the model knows {len(style_names)} styles)")
+            raise UsageError(f"style id {sid} out of range (the model knows {len(style_names)} styles)")
     return torch.full((num,), sid, dtype=torch.long)
 
 
@@ -221,7 +223,7 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
     tau, la = model.tau, model.lookahead
     T = control.shape[1] - tau - la
     if T < 1:
-        raise ValueError(f"control covers {control.shape[1]} frames; tau + lookahead = {tau + la} leave none to "
+        raise UsageError(f"control covers {control.shape[1]} frames; tau + lookahead = {tau + la} leave none to "
                          "generate")
     streamer = MotionStreamer(model, temperature, _generator(seed, device), style, precision)
     streamer.decoder = decoder  # "auto" -> fp32: the float32 decoder (MotionStreamer's fp32 is the model's maths)
@@ -318,7 +320,7 @@ def sample_controls(model: nn.Module, meta: SamplingMeta, control: np.ndarray, n
                          f"got {control.shape}")
     T = control.shape[1] - tau - la
     if T < 1:
-        raise ValueError(f"the control covers {control.shape[1]} frames; tau={tau} context frames and lookahead={la} "
+        raise UsageError(f"the control covers {control.shape[1]} frames; tau={tau} context frames and lookahead={la} "
                          "leave none to generate")
     dim = meta.scaler.dim
     if context is None:
@@ -354,7 +356,7 @@ def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, 
     checkpoint has one, else the mean pose.
     """
     if start not in STARTS:
-        raise ValueError(f"start must be one of {', '.join(STARTS)}; got {start!r}")
+        raise UsageError(f"start must be one of {', '.join(STARTS)}; got {start!r}")
     tau = model.tau
     context, control, label = None, trajectory.control(), "mean pose"
     if trajectory.poses is not None:
@@ -362,9 +364,9 @@ def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, 
     elif start == "bank" or (start == "auto" and meta.start_bank is not None):
         bank = meta.start_bank
         if bank is None:
-            raise ValueError("this checkpoint has no start bank (trained before it existed); use start='mean'")
+            raise CheckpointError("this checkpoint has no start bank (trained before it existed); use start='mean'")
         if bank.tau != tau:
-            raise ValueError(f"the start bank holds {bank.tau}-frame windows but the model's tau is {tau}")
+            raise CheckpointError(f"the start bank holds {bank.tau}-frame windows but the model's tau is {tau}")
         idx = bank.match(control[:tau], num)
         context = bank.poses[idx]
         control = np.repeat(control[None], num, axis=0)

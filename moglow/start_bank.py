@@ -36,6 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from data_pipeline.errors import InputError
+
 __all__ = ["StartBank", "window_velocity"]
 
 #: weight of the turn rate when matching (metres per radian): 1 rad/s counts as 1/π m/s, so a
@@ -110,7 +112,7 @@ class StartBank:
             candidates.append(np.stack([np.full_like(starts, i), starts], axis=1))
         cand = np.concatenate(candidates) if candidates else np.zeros((0, 2), dtype=np.int64)
         if len(cand) == 0:
-            raise ValueError(f"no sequence has the {tau} frames a start window needs")
+            raise InputError(f"no sequence has the {tau} frames a start window needs")
         pick = np.random.default_rng(seed).choice(len(cand), size=min(max_windows, len(cand)), replace=False)
         cand = cand[np.sort(pick)]
         offsets = np.arange(tau)

@@ -50,6 +50,7 @@ from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
 from moglow.model import build_model
 from moglow.start_bank import StartBank
 from data_pipeline.errors import MoglowError
+from data_pipeline.typed_config import ConfigError
 
 
 class TrainingDiverged(MoglowError, RuntimeError):
@@ -208,7 +209,7 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         if tc.batch_size % self.dist.world_size:
-            raise ValueError(f"train.batch_size {tc.batch_size} must be divisible by the {self.dist.world_size} processes")
+            raise ConfigError(f"train.batch_size {tc.batch_size} must be divisible by the {self.dist.world_size} processes")
         self.progress = progress and self.dist.is_main
         self.verbose = verbose and not progress and self.dist.is_main
         self.autocast_bf16 = tc.precision == "bf16" and self.device.type == "cuda"

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_pipeline.errors import SetupError
+
 #: platforms tried, in order, when ``PYOPENGL_PLATFORM`` is not set
 AUTO_ORDER = ("egl", "osmesa")
 
@@ -160,14 +162,14 @@ def select_platform(preferred: str | None = None) -> GLInfo:
     if "OpenGL.GL" in sys.modules:
         current = os.environ.get("PYOPENGL_PLATFORM", "<default>")
         if current not in candidates:
-            raise RuntimeError(
+            raise SetupError(
                 f"OpenGL is already imported in this process with platform {current!r}; cannot switch to "
                 f"{'/'.join(candidates)}. Set PYOPENGL_PLATFORM before anything imports pyrender or OpenGL.")
         _info = GLInfo(current, "", "environment")
         return _info
     missing = [m for m in ("pyrender", "OpenGL", "trimesh") if importlib.util.find_spec(m) is None]
     if missing:
-        raise RuntimeError(f"rendering needs the render extra: pip install 'moglow[render]' "
+        raise SetupError(f"rendering needs the render extra: pip install 'moglow[render]' "
                            f"({', '.join(missing)} not installed)")
     tried: list[tuple[str, str]] = []
     for name in candidates:
@@ -178,7 +180,7 @@ def select_platform(preferred: str | None = None) -> GLInfo:
             return _info
         tried.append((name, detail))
     reasons = "; ".join(f"{n}: {why}" for n, why in tried)
-    raise RuntimeError(
+    raise SetupError(
         f"no off-screen OpenGL platform works ({reasons}). On Debian/Ubuntu install Mesa's software "
         "renderer: `apt-get install -y libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6` "
         "(OSMesa also needs PyOpenGL >= 3.1.9, which the render extra installs: pip install 'moglow[render]').")

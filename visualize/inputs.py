@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import geometry as geo
+from data_pipeline.errors import InputError, MissingKeyError
 
 #: fps of an .npz file without an ``fps`` key (the feature pipeline's default rate)
 DEFAULT_NPZ_FPS = 20.0
@@ -36,10 +37,10 @@ def check_positions(positions: np.ndarray, source: str, what: str = "positions")
     finite = np.isfinite(x)
     if not finite.all():
         frame = int(np.argwhere(~finite)[0][-3]) if x.ndim >= 3 else 0
-        raise ValueError(f"{source}: {what} hold NaN or infinity (first at frame {frame}); cannot render")
+        raise InputError(f"{source}: {what} hold NaN or infinity (first at frame {frame}); cannot render")
     far = float(np.abs(x).max())
     if far > MAX_POSITION_M:
-        raise ValueError(f"{source}: {what} reach {far:.3g} m from the origin; at most {MAX_POSITION_M:g} m can be "
+        raise InputError(f"{source}: {what} reach {far:.3g} m from the origin; at most {MAX_POSITION_M:g} m can be "
                          f"rendered (wrong unit? see --unit-scale)")
 
 
@@ -104,12 +105,12 @@ def _read_bvh_window(path: str | Path, fps: float | None, start: int, frames: in
     src_fps = snap_fps(1.0 / frame_time)
     if fps is None or abs(fps - src_fps) <= 1e-6:
         if start >= total:
-            raise ValueError(f"{path}: start frame {start} is past its {total} frames")
+            raise InputError(f"{path}: start frame {start} is past its {total} frames")
         return read_bvh_frames(path, start, total if frames is None else start + frames), src_fps
     out_fps = float(fps)
     idx0, idx1, alpha = resample_indices(total, src_fps, out_fps)
     if start >= len(idx0):
-        raise ValueError(f"{path}: start frame {start} is past its {len(idx0)} frames at {fps:g} fps")
+        raise InputError(f"{path}: start frame {start} is past its {len(idx0)} frames at {fps:g} fps")
     window = slice(start, len(idx0) if frames is None else min(len(idx0), start + frames))
     i0, i1, a = idx0[window], idx1[window], alpha[window]
     first, last = int(i0.min()), int(i1.max())
@@ -171,24 +172,24 @@ def load_npz_clip(path: str | Path, fps: float | None = None, start: int = 0,
         with np.load(path, allow_pickle=False) as data:
             d = {k: data[k] for k in data.files}
     except ValueError as e:  # an object array: a pickle inside, never loaded
-        raise ValueError(f"{path}: {e} (objects inside an .npz are never unpickled)") from None
+        raise InputError(f"{path}: {e} (objects inside an .npz are never unpickled)") from None
     except (OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+        raise InputError(f"{path}: not a readable .npz file ({e})") from None
     for key in ("positions", "parents"):
         if key not in d:
-            raise KeyError(f"{path}: missing key {key!r} (has: {', '.join(sorted(d)) or 'nothing'})")
+            raise MissingKeyError(f"{path}: missing key {key!r} (has: {', '.join(sorted(d)) or 'nothing'})")
     positions = np.asarray(d["positions"], dtype=np.float64)
     if positions.ndim == 3:
         positions = positions[None]
     if positions.ndim != 4 or positions.shape[-1] != 3:
-        raise ValueError(f"{path}: positions must be (F, J, 3) or (N, F, J, 3); got {positions.shape}")
+        raise InputError(f"{path}: positions must be (F, J, 3) or (N, F, J, 3); got {positions.shape}")
     check_positions(positions, str(path))
     for key in ("path", "ground_truth", "ground_truth_path"):
         if key in d:
             check_positions(d[key], str(path), key)
     parents = np.asarray(d["parents"], dtype=np.int64)
     if parents.shape != (positions.shape[2],):
-        raise ValueError(f"{path}: parents has shape {parents.shape}, positions have {positions.shape[2]} joints")
+        raise InputError(f"{path}: parents has shape {parents.shape}, positions have {positions.shape[2]} joints")
     src_fps = float(d["fps"]) if "fps" in d else DEFAULT_NPZ_FPS
     paths = d.get("path")
     gt, gt_path = d.get("ground_truth"), d.get("ground_truth_path")
@@ -201,7 +202,7 @@ def load_npz_clip(path: str | Path, fps: float | None = None, start: int = 0,
         gt_path = None if gt_path is None else _resample_positions(gt_path[None], src_fps, fps)[0]
     positions = _window(positions, start, frames, axis=1)
     if positions.shape[1] == 0:
-        raise ValueError(f"{path}: no frames left after --start {start}")
+        raise InputError(f"{path}: no frames left after --start {start}")
     if paths is not None:
         paths = _window(paths, start, frames, axis=paths.ndim - 2)
     gt, gt_path = _window(gt, start, frames, 0), _window(gt_path, start, frames, 0)
@@ -222,4 +223,4 @@ def load_clip(path: str | Path, unit_scale: float | None = None, profile=None, f
         return load_bvh_clip(path, unit_scale, profile, fps, start, frames)
     if suffix == ".npz":
         return load_npz_clip(path, fps, start, frames)
-    raise ValueError(f"{path}: cannot render a {suffix or 'suffix-less'} file; give a .bvh or .npz")
+    raise InputError(f"{path}: cannot render a {suffix or 'suffix-less'} file; give a .bvh or .npz")

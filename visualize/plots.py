@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from data_pipeline.errors import InputError, MissingKeyError
+
 
 def _figure(**kwargs):
     """A matplotlib Figure that is not registered with pyplot (no backend or display needed)."""
@@ -38,12 +40,12 @@ def read_metrics_csv(path: str | Path, x_column: str | None = None) -> dict[str,
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise ValueError(f"{path}: no rows")
+        raise InputError(f"{path}: no rows")
     columns = list(rows[0].keys())
     if x_column is None:
         x_column = next((c for c in ("step", "epoch", "iteration") if c in columns), None)
     elif x_column not in columns:
-        raise KeyError(f"{path}: no column {x_column!r} (columns: {', '.join(columns)})")
+        raise MissingKeyError(f"{path}: no column {x_column!r} (columns: {', '.join(columns)})")
 
     def number(text):
         try:
@@ -62,7 +64,7 @@ def read_metrics_csv(path: str | Path, x_column: str | None = None) -> dict[str,
         if ok.any():
             series[c] = (x_all[ok], y[ok])
     if not series:
-        raise ValueError(f"{path}: no numeric columns besides {x_column!r}")
+        raise InputError(f"{path}: no numeric columns besides {x_column!r}")
     return series
 
 

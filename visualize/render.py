@@ -22,6 +22,7 @@ import numpy as np
 
 from .gl_platform import check_not_forked, gl_info, select_platform
 from .overlay import TextOverlay
+from data_pipeline.errors import InputError
 
 
 @dataclass
@@ -73,7 +74,7 @@ class ClipRenderer:
         self.width, self.height = int(width), int(height)
         self.panel_width = self.width // n_panels // 4 * 4  # rows of whole words for glReadPixels
         if self.panel_width < 16:
-            raise ValueError(f"frame width {width} is too small for {n_panels} panels side by side")
+            raise InputError(f"frame width {width} is too small for {n_panels} panels side by side")
         self.scene = SkeletonScene(tracks, fps, (self.panel_width, self.height), options)
         self.fps = float(fps)
         self.num_frames = self.scene.num_frames

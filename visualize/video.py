@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_pipeline.errors import InputError, SetupError
+
 
 def find_ffmpeg() -> str:
     """Path of an ffmpeg executable: ``ffmpeg`` on PATH, else imageio-ffmpeg's bundled one."""
@@ -30,7 +32,7 @@ def find_ffmpeg() -> str:
 
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as e:  # ImportError, or its RuntimeError when it has no binary
-        raise RuntimeError("no ffmpeg found: install it (`apt-get install ffmpeg`) or the render extra, "
+        raise SetupError("no ffmpeg found: install it (`apt-get install ffmpeg`) or the render extra, "
                            "which brings one: pip install 'moglow[render]'") from e
 
 
@@ -53,7 +55,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20,
                  preset: str = "veryfast", queue_size: int = 8, overlapped: bool = True):
         if width % 2 or height % 2:
-            raise ValueError(f"H.264 yuv420p needs an even frame size, got {width}x{height}")
+            raise InputError(f"H.264 yuv420p needs an even frame size, got {width}x{height}")
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.path = Path(path)
@@ -111,7 +113,7 @@ class VideoWriter:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"frame must be ({self.height}, {self.width}, 3) uint8; got {frame.shape} {frame.dtype}")
         if self._error is not None:
-            raise RuntimeError(f"ffmpeg stopped accepting frames: {self._ffmpeg_log()}") from self._error
+            raise SetupError(f"ffmpeg stopped accepting frames: {self._ffmpeg_log()}") from self._error
         data = np.ascontiguousarray(frame).tobytes()
         if self._thread is not None:
             self._queue.put(data)
@@ -142,7 +144,7 @@ class VideoWriter:
         if rc != 0 or self._error is not None or abort:
             self._target.discard()
             if not abort:
-                raise RuntimeError(f"ffmpeg failed (exit code {rc}) writing {self.path}: {log}")
+                raise SetupError(f"ffmpeg failed (exit code {rc}) writing {self.path}: {log}")
             return
         self._target.commit()
 
@@ -178,5 +180,5 @@ def probe_video(path: str | Path) -> VideoInfo:
     err = subprocess.run([find_ffmpeg(), "-hide_banner", "-i", path], capture_output=True, text=True).stderr
     m = re.search(r"Video: (\w+)[^,]*, (\w+)[^,]*(?:\([^)]*\))?, (\d+)x(\d+).*?([\d.]+) fps", err)
     if not m:
-        raise RuntimeError(f"cannot read the video stream of {path}: {err[-500:]}")
+        raise SetupError(f"cannot read the video stream of {path}: {err[-500:]}")
     return VideoInfo(int(frames), int(m.group(3)), int(m.group(4)), m.group(1), m.group(2), float(m.group(5)))

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from data_pipeline.errors import InputError
+
 #: data set name -> (levels, image side)
 DATASETS = {"mnist": (256, 28), "digits": (17, 8)}
 
@@ -91,7 +93,7 @@ def load_images(name: str = "mnist", test_fraction: float = 0.2, seed: int = 0) 
         seed: seed of the split (the same seed always gives the same split).
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+        raise InputError(f"test_fraction must lie in (0, 1), got {test_fraction}")
     x, y, levels, side = _raw(name)
     x = np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64).reshape(-1, 1, side, side)
     y = np.asarray(y, dtype=np.int64)

@@ -33,6 +33,7 @@ from moglow.flows.base import Bijection
 
 from .layers import ChannelCoupling, CheckerboardCoupling, SplitApply, Squeeze
 from .preprocess import LogitTransform, bits_per_dim, dequantize, quantize
+from data_pipeline.errors import InputError
 
 #: size preset -> (hidden channels of the coupling nets, residual blocks per net)
 SIZES = {"tiny": (8, 1), "small": (16, 1), "medium": (32, 2), "large": (64, 4)}
@@ -101,7 +102,7 @@ def build_scale(cfg: ImageFlowConfig, channels: int, height: int, remaining: int
             parts += _with_actnorm(cfg, channels, CheckerboardCoupling(channels, parity=i % 2, **kw))
         return Compose(parts)
     if height % 2:
-        raise ValueError(f"cannot squeeze height {height} (odd); use fewer scales")
+        raise InputError(f"cannot squeeze height {height} (odd); use fewer scales")
     for i in range(cfg.couplings):
         parts += _with_actnorm(cfg, channels, CheckerboardCoupling(channels, parity=i % 2, **kw))
     parts.append(Squeeze())

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from moglow.flows.base import Bijection
+from data_pipeline.errors import InputError
 
 
 class Augmentation(Bijection):
@@ -40,7 +41,7 @@ class Augmentation(Bijection):
         if extra_dims < 1:
             raise ValueError(f"Augmentation needs extra_dims >= 1, got {extra_dims}")
         if not noise_std > 0:
-            raise ValueError(f"noise_std must be positive, got {noise_std}")
+            raise InputError(f"noise_std must be positive, got {noise_std}")
         self.inner, self.data_dim, self.extra_dims, self.noise_std = inner, data_dim, extra_dims, float(noise_std)
 
     @property

@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from data_pipeline.errors import InputError
+
 DATASETS = ("moons", "8gaussians")
 
 
@@ -93,7 +95,7 @@ class TwoMoons(ToyDataset):
 
     def __init__(self, noise: float = 0.1, quadrature_nodes: int = 256):
         if noise <= 0:
-            raise ValueError(f"TwoMoons needs noise > 0 for a density to exist, got {noise}")
+            raise InputError(f"TwoMoons needs noise > 0 for a density to exist, got {noise}")
         self.noise = float(noise)
         nodes, weights = np.polynomial.legendre.leggauss(quadrature_nodes)
         theta = (nodes + 1.0) * (math.pi / 2.0)  # map [-1, 1] -> [0, π]

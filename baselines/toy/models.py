@@ -39,6 +39,7 @@ from moglow.flows.base import Bijection, Compose
 from moglow.flows.coupling import Coupling
 from moglow.flows.distributions import StandardNormal
 from moglow.flows.glow import glow_flow
+from data_pipeline.typed_config import ConfigError
 
 FAMILIES = ("glow", "realnvp", "shared")
 
@@ -91,7 +92,7 @@ class ToyModelConfig:
     def from_dict(cls, d: dict) -> "ToyModelConfig":
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown ToyModelConfig keys: {sorted(unknown)}")
+            raise ConfigError(f"unknown ToyModelConfig keys: {sorted(unknown)}")
         d = dict(d)
         if "paaf_span" in d:
             d["paaf_span"] = tuple(d["paaf_span"])

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from moglow.flows.base import Bijection
+from data_pipeline.errors import InputError
 
 
 def _inverse_softplus(x: Tensor) -> Tensor:
@@ -66,7 +67,7 @@ class PAAF(Bijection):
                  smooth_grad: float = 0.05):
         super().__init__()
         if num_breakpoints < 1:
-            raise ValueError(f"PAAF needs at least one breakpoint, got {num_breakpoints}")
+            raise InputError(f"PAAF needs at least one breakpoint, got {num_breakpoints}")
         if init not in ("fixed", "data"):
             raise ValueError(f"PAAF init must be 'fixed' or 'data', got {init!r}")
         d, m = num_features, num_breakpoints

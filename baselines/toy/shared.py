@@ -20,6 +20,7 @@ from baselines.toy.paaf import PAAF, LeakyReLU
 from moglow.flows.actnorm import ActNorm
 from moglow.flows.base import Bijection, Compose
 from moglow.flows.linear import LULinear
+from data_pipeline.errors import InputError
 
 
 class Shift(Bijection):
@@ -46,7 +47,7 @@ class SharedWeightFlow(Bijection):
     def __init__(self, step: Bijection, num_steps: int):
         super().__init__()
         if num_steps < 1:
-            raise ValueError(f"SharedWeightFlow needs num_steps >= 1, got {num_steps}")
+            raise InputError(f"SharedWeightFlow needs num_steps >= 1, got {num_steps}")
         if step.is_recurrent:
             raise ValueError("SharedWeightFlow takes a stateless step")
         self.step, self.num_steps = step, num_steps

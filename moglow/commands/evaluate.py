@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         progress = not args.no_progress
         if args.checkpoint is not None:
             if args.data is None and args.split is None:
-                raise ValueError("give --data HELD_OUT_BVH_DIR or --split test")
+                raise UsageError("give --data HELD_OUT_BVH_DIR or --split test")
             ckpt = Path(args.checkpoint)
             if is_pretrained(args.checkpoint):  # never write into the installed package
                 out = args.out or Path(f"evaluation-{str(args.checkpoint).split(':', 1)[1]}")
@@ -106,12 +106,12 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError("--baseline needs --checkpoint (its training split is the baseline's data)")
 
             if args.data is None or args.split is not None:
-                raise ValueError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
+                raise UsageError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
             out = args.out or Path("evaluation")
             refuse_overwrite(result_paths(out), args.force, "moglow evaluate --out")
             result = evaluate_reference(args.data, args.profile, DataConfig(fps=args.fps), cfg, progress=progress)
         else:
-            raise ValueError("give --checkpoint RUN, or --profile NAME to score the mocap alone")
+            raise UsageError("give --checkpoint RUN, or --profile NAME to score the mocap alone")
         json_path, md_path = result.write(out)
         write_clips(result.clips, Path(out) / CLIPS_DIR)
         html_path = write_evaluation_page(out)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from data_pipeline.errors import SetupError
+
 HELP = "steer characters generated live by a trained model in the browser (local web server + 3-D page)"
 
 
@@ -40,7 +42,7 @@ def _resolve_checkpoint(spec: str) -> str:
     try:
         from moglow.pretrained import resolve  # type: ignore[import-not-found]
     except ImportError:
-        raise ValueError("pretrained:NAME needs moglow.pretrained, which this installation lacks; pass a run "
+        raise SetupError("pretrained:NAME needs moglow.pretrained, which this installation lacks; pass a run "
                          "folder or a .pt file") from None
     return str(resolve(spec))
 

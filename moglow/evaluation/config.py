@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_pipeline.resources import resolve_config
-from data_pipeline.typed_config import load_yaml
+from data_pipeline.typed_config import ConfigError, load_yaml
 
 DEFAULT_CONFIG = "evaluation"  # the built-in configs/evaluation.yaml (data_pipeline.resources)
 
@@ -38,12 +38,12 @@ class FeetConfig:
 
     def validate(self) -> None:
         if not 0.0 <= self.level_percentile <= 100.0:
-            raise ValueError(f"level_percentile must be in [0, 100], got {self.level_percentile}")
+            raise ConfigError(f"level_percentile must be in [0, 100], got {self.level_percentile}")
         for name in ("contact_height", "skate_speed"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.penetration_tolerance < 0:
-            raise ValueError(f"penetration_tolerance must be >= 0, got {self.penetration_tolerance}")
+            raise ConfigError(f"penetration_tolerance must be >= 0, got {self.penetration_tolerance}")
 
 
 @dataclass
@@ -63,7 +63,7 @@ class FrechetConfig:
 
     def validate(self) -> None:
         if self.window_s <= 0 or self.stride_s <= 0:
-            raise ValueError(f"window_s and stride_s must be positive, got {self.window_s}, {self.stride_s}")
+            raise ConfigError(f"window_s and stride_s must be positive, got {self.window_s}, {self.stride_s}")
 
 
 @dataclass
@@ -98,16 +98,16 @@ class EvaluationConfig:
 
     def validate(self) -> None:
         if self.num_samples < 1 or self.batch_size < 1:
-            raise ValueError(f"num_samples and batch_size must be at least 1, got {self.num_samples}, "
+            raise ConfigError(f"num_samples and batch_size must be at least 1, got {self.num_samples}, "
                              f"{self.batch_size}")
         if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
         if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"max_seconds must be positive or null, got {self.max_seconds}")
+            raise ConfigError(f"max_seconds must be positive or null, got {self.max_seconds}")
         if self.nll_window is not None and self.nll_window < 0:
-            raise ValueError(f"nll_window must be >= 0 or null, got {self.nll_window}")
+            raise ConfigError(f"nll_window must be >= 0 or null, got {self.nll_window}")
         if self.max_files is not None and self.max_files < 1:
-            raise ValueError(f"max_files must be at least 1 or null, got {self.max_files}")
+            raise ConfigError(f"max_files must be at least 1 or null, got {self.max_files}")
 
 
 def load_evaluation_config(path: str | Path | None = None) -> EvaluationConfig:

@@ -37,6 +37,7 @@ from moglow.frame_decoder import frame_decoder
 from moglow.live.steering import Steering, SteeringLimits
 from moglow.model import MoGlow
 from moglow.sampling import MotionStreamer, SamplingMeta, Samples, StreamState
+from data_pipeline.errors import InputError
 
 __all__ = ["LiveCharacters", "LiveFrame", "assign_stream_rows"]
 
@@ -196,7 +197,7 @@ class LiveCharacters:
         """Style id (-1: none) of characters ``index``; checked against the model's styles."""
         n = len(self.meta.style_names)
         if not -1 <= int(style) < n:
-            raise ValueError(f"style id {style} out of range (the model knows {n} styles)")
+            raise InputError(f"style id {style} out of range (the model knows {n} styles)")
         self.style[list(index)] = int(style)
 
     # ------------------------------------------------------------------ one frame
@@ -268,7 +269,7 @@ class LiveCharacters:
         """
         n = min(self.available_frames(character), max(int(round(seconds * self.fps)), 2))
         if n < 2:
-            raise ValueError("nothing to record yet (fewer than two frames since the last reset)")
+            raise InputError("nothing to record yet (fewer than two frames since the last reset)")
         slots = (self.frame - n + np.arange(n)) % self.history
         poses = self._poses[character, slots][None]
         control = self._control[character, slots][None]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from moglow.checkpoint import load_checkpoint, save_checkpoint
 from moglow.pretrained import MAX_BYTES, split_manifest
+from data_pipeline.errors import InputError
 
 __all__ = ["pack_checkpoint"]
 
@@ -41,6 +42,6 @@ def pack_checkpoint(source: str | Path, dest: str | Path) -> Path:
             "packed_from": str(source)}
     dest = save_checkpoint(slim, dest)
     if dest.stat().st_size > MAX_BYTES:
-        raise ValueError(f"{dest} is {dest.stat().st_size / 2**20:.1f} MiB; shipped models must stay under "
+        raise InputError(f"{dest} is {dest.stat().st_size / 2**20:.1f} MiB; shipped models must stay under "
                          f"{MAX_BYTES / 2**20:.0f} MiB")
     return dest
