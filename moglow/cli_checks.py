@@ -24,7 +24,8 @@ import sys
 from data_pipeline.errors import MoglowError
 
 __all__ = ["UsageError", "USER_ERRORS", "report_error", "check_range", "check_threads", "check_device",
-           "check_sample_size", "MAX_SAMPLE_SECONDS", "MAX_SAMPLE_FRAMES", "MAX_TEMPERATURE", "MAX_THREADS", "MAX_SAMPLES"]
+           "check_sample_size", "MAX_SAMPLE_SECONDS", "MAX_SAMPLE_FRAMES", "MAX_TEMPERATURE", "MAX_THREADS",
+           "MAX_SAMPLES"]
 
 #: longest motion one ``moglow sample`` call generates (one hour)
 MAX_SAMPLE_SECONDS = 3600.0
