@@ -209,7 +209,8 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         if tc.batch_size % self.dist.world_size:
-            raise ConfigError(f"train.batch_size {tc.batch_size} must be divisible by the {self.dist.world_size} processes")
+            raise ConfigError(f"train.batch_size {tc.batch_size} must be divisible by the {self.dist.world_size} "
+                              "processes")
         self.progress = progress and self.dist.is_main
         self.verbose = verbose and not progress and self.dist.is_main
         self.autocast_bf16 = tc.precision == "bf16" and self.device.type == "cuda"

@@ -78,17 +78,13 @@ def _fid_path(arg, data: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: D103
-    import sys
-
-    from baselines.images.train import ImageCheckpointError
-    from moglow.cli_checks import UsageError, check_threads
+    from moglow.cli_checks import USER_ERRORS, check_threads, report_error
 
     try:
         check_threads(args.threads)
         return _run(args)
-    except (ImageCheckpointError, UsageError) as e:
-        print(f"moglow images {args.action}: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error(f"images {args.action}", e)
 
 
 def _run(args: argparse.Namespace) -> int:

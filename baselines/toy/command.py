@@ -47,20 +47,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import torch
 
     from baselines.toy.models import ToyModelConfig
     from baselines.toy.run import run_experiment
     from baselines.toy.train import TrainConfig
-    from moglow.cli_checks import UsageError, check_threads
+    from moglow.cli_checks import USER_ERRORS, check_threads, report_error
 
     try:
         check_threads(args.threads)
-    except UsageError as e:
-        print(f"moglow toy: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("toy", e)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = ToyModelConfig(family=args.model, num_steps=args.flow_steps, hidden=args.hidden, num_layers=args.layers,
@@ -68,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
                          step_norm=args.step_norm, input_norm=not args.no_input_norm, augment=args.augment,
                          noise_std=args.noise_std, components=args.gbnf)
     train = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    res = run_experiment(args.dataset, cfg, train, args.out, progress=not args.no_progress, noise=args.noise,
-                         grid_resolution=args.grid, num_test=args.test_size)
+    try:
+        res = run_experiment(args.dataset, cfg, train, args.out, progress=not args.no_progress, noise=args.noise,
+                             grid_resolution=args.grid, num_test=args.test_size)
+    except USER_ERRORS as e:
+        return report_error("toy", e)
     m = res["metrics"]
     line = (f"{args.dataset} | {res['label']} | {res['num_parameters']} params | "
             f"test NLL {m['nll']:.4f} ± {m['nll_stderr']:.4f} nats | gap to floor {m['gap']:.4f} ± "

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +236,7 @@ def _sample_up_to_date(folder: Path, checkpoint: Path, spec: str, plan: DemoPlan
         return False
     try:
         r = json.loads(report.read_text(encoding="utf-8"))
-    except ValueError:
+    except json.JSONDecodeError:
         return False
     info = r.get("info") or {}
     same = (info.get("path") == spec and info.get("num") == plan.num_samples
@@ -433,14 +432,11 @@ def _run_stages(out: Path, plan: DemoPlan, config: str | Path, steps: int | None
 
 
 def run(args: argparse.Namespace) -> int:
-    from data_pipeline.typed_config import ConfigError
-    from moglow.checkpoint import CheckpointError
-    from moglow.review import ReviewError
-    from moglow.train import TrainingDiverged
+    from moglow.cli_checks import USER_ERRORS, report_error
 
     plan = FAST if args.fast else NORMAL
     if (args.steps is not None and args.steps < 1) or (args.threads is not None and args.threads < 1):
-        print("moglow demo: error: --steps and --threads must be at least 1", file=sys.stderr)
+        report_error("demo", "--steps and --threads must be at least 1")
         return 2
     print(f"moglow demo{' --fast' if args.fast else ''}: everything goes to {args.out}"
           + ("" if args.fast else " (about 10 min on 2 CPU cores, mostly training; a rerun skips finished "
@@ -448,10 +444,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_demo(args.out, plan, args.config, args.steps, args.device, args.force, not args.no_progress,
                           args.threads)
-    except (DemoError, ReviewError, ConfigError, CheckpointError, TrainingDiverged, FileNotFoundError,
-            ValueError) as e:
-        print(f"moglow demo: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("demo", e)
     print()
     print(result.describe())
     return 0

@@ -51,19 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
-    import sys
 
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
-    from data_pipeline.typed_config import ConfigError
-    from moglow.checkpoint import CheckpointError
-    from moglow.cli_checks import MAX_TEMPERATURE, UsageError, check_device, check_range
+    from data_pipeline.output_files import refuse_overwrite
+    from moglow.cli_checks import MAX_TEMPERATURE, USER_ERRORS, UsageError, check_device, check_range, report_error
     from moglow.evaluation.config import load_evaluation_config
-    from moglow.evaluation.evaluate import EvaluationError, EvaluationResult, evaluate_checkpoint, evaluate_reference
+    from moglow.evaluation.evaluate import EvaluationResult, evaluate_checkpoint, evaluate_reference
     from moglow.evaluation.generators import load_generator_factory
     from moglow.pretrained import is_pretrained
-
     from moglow.evaluation.clips import CLIPS_DIR, write_clips
-    from moglow.review import ReviewError
     from moglow.review.evaluation_page import EVALUATION_HTML, write_evaluation_page
 
     def result_paths(out: Path) -> list[Path]:
@@ -115,10 +110,8 @@ def run(args: argparse.Namespace) -> int:
         json_path, md_path = result.write(out)
         write_clips(result.clips, Path(out) / CLIPS_DIR)
         html_path = write_evaluation_page(out)
-    except (OSError, ValueError, KeyError, RuntimeError, ConfigError, CheckpointError, EvaluationError, UsageError,
-            OutputExistsError, ReviewError) as e:
-        print(f"moglow evaluate: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("evaluate", e)
     print(result.to_markdown())
     print(f"\nwrote {json_path}, {md_path} and {html_path}"
           + (f" ({len(result.clips)} clip(s) in the 3-D viewer: python -m http.server -d {out}, then open "

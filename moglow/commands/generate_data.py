@@ -31,13 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
     import time
     from pathlib import Path
 
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
+    from data_pipeline.output_files import refuse_overwrite
     from data_pipeline.procedural import generate_dataset, take_stems
-    from moglow.cli_checks import UsageError, check_range
+    from moglow.cli_checks import USER_ERRORS, check_range, report_error
 
     kinds = _kinds(args.kinds) if isinstance(args.kinds, str) else args.kinds
     out = Path(args.out)
@@ -48,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
         stems = take_stems(args.takes, kinds)
         refuse_overwrite([out / f"{s}{ext}" for s in stems for ext in (".bvh", ".path.json")]
                          + [out / "manifest.json"], args.force, "moglow generate-data --out")
-    except (UsageError, OutputExistsError) as e:
-        print(f"moglow generate-data: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("generate-data", e)
     start = time.perf_counter()
-    paths = generate_dataset(args.out, num_takes=args.takes, seconds=args.seconds, seed=args.seed,
-                             fps=args.fps, progress=not args.no_progress, kinds=kinds)
+    try:
+        paths = generate_dataset(args.out, num_takes=args.takes, seconds=args.seconds, seed=args.seed,
+                                 fps=args.fps, progress=not args.no_progress, kinds=kinds)
+    except USER_ERRORS as e:
+        return report_error("generate-data", e)
     minutes = len(paths) * args.seconds / 60.0
     print(f"wrote {len(paths)} takes ({minutes:.1f} min of motion at {args.fps:g} fps) to {args.out} "
           f"in {time.perf_counter() - start:.1f} s")

@@ -56,14 +56,14 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from moglow.checkpoint import CheckpointError, load_model
+    from moglow.checkpoint import load_model
+    from moglow.cli_checks import USER_ERRORS, check_device, report_error
     from moglow.live.characters import LiveCharacters
     from moglow.live.server import LiveServer
     from moglow.sampling import SamplingMeta, optimise_for_sampling
 
-    def fail(msg: str) -> int:
-        print(f"moglow play: error: {msg}", file=sys.stderr)
-        return 1
+    def fail(error: BaseException | str) -> int:
+        return report_error("play", error)
 
     if args.characters < 1:
         return fail("--characters must be at least 1")
@@ -74,16 +74,15 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
-        ("cpu" if args.device == "auto" else args.device)
     try:
+        device = str(check_device(args.device))
         model, ckpt = load_model(_resolve_checkpoint(args.checkpoint), map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
         chars = LiveCharacters(model, meta, args.characters, temperature=args.temperature, seed=args.seed,
                                history_seconds=args.history, precision=args.precision)
-    except (CheckpointError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        return fail(str(e))
+    except USER_ERRORS as e:
+        return fail(e)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"moglow play: warning: listening on {args.host}: anyone who can reach this machine can open the "
               "page, steer the characters and download recordings (no authentication)", file=sys.stderr)

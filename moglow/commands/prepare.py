@@ -21,18 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from data_pipeline.bvh import BVHError
-    from data_pipeline.prepare import PrepareError, load_data_config, prepare_dataset
-    from data_pipeline.profiles import ProfileError
-    from data_pipeline.typed_config import ConfigError
+    from data_pipeline.prepare import load_data_config, prepare_dataset
+    from moglow.cli_checks import USER_ERRORS, report_error
 
     try:
         cfg = load_data_config(args.config, args.overrides)
         prepare_dataset(cfg, args.data, args.out, skip_bad=args.skip_bad, progress=not args.no_progress,
                         force=args.force, workers=args.workers, log=print)
-    except (ConfigError, BVHError, ProfileError, PrepareError, FileNotFoundError) as e:
-        print(f"moglow prepare: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("prepare", e)
     return 0

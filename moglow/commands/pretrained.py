@@ -14,31 +14,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
     from pathlib import Path
 
+    from moglow.cli_checks import USER_ERRORS, report_error
     from moglow.pretrained import PRETRAINED_DIR, available, resolve
     from moglow.pretrained.pack import pack_checkpoint
 
     if args.pack is not None:
         if not args.name:
-            print("moglow pretrained: --pack needs a NAME", file=sys.stderr)
+            report_error("pretrained", "--pack needs a NAME")
             return 2
         dest = Path(args.out or PRETRAINED_DIR) / f"{args.name}.pt"
         try:
             path = pack_checkpoint(args.pack, dest)
-        except (FileNotFoundError, ValueError, RuntimeError) as e:
-            print(f"moglow pretrained: error: {e}", file=sys.stderr)
-            return 1
+        except USER_ERRORS as e:
+            return report_error("pretrained", e)
         print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); "
               f"write its model card as {path.with_suffix('.md')}")
         return 0
     if args.name:
         try:
             path = resolve(args.name)
-        except FileNotFoundError as e:
-            print(f"moglow pretrained: error: {e}", file=sys.stderr)
-            return 1
+        except USER_ERRORS as e:
+            return report_error("pretrained", e)
         card = path.with_suffix(".md")
         print(card.read_text(encoding="utf-8") if card.is_file() else f"{path}: no model card")
         return 0

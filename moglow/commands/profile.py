@@ -25,25 +25,24 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from data_pipeline.bvh import BVHError, read_bvh
+    from data_pipeline.bvh import read_bvh
     from data_pipeline.kinematics import forward_kinematics
     from data_pipeline.profile_draft import draft_yaml
     from data_pipeline.profiles import ProfileError, load_profile
     from data_pipeline.typed_config import ConfigError
+    from moglow.cli_checks import USER_ERRORS, report_error
 
     take = Path(args.take)
     out = Path(args.out) if args.out else Path(f"{take.stem}_profile.yaml")
     if out.exists() and not args.force:
-        print(f"moglow profile: error: {out} exists (use --force to replace it)", file=sys.stderr)
-        return 1
+        return report_error("profile", f"{out} exists (use --force to replace it)")
     try:
         motion = read_bvh(take)
         motion.values = motion.values[:1]
         first = forward_kinematics(motion)[0][0]
         text = draft_yaml(motion.skeleton, args.name or take.stem, str(take), first)
-    except (BVHError, OSError) as e:
-        print(f"moglow profile: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("profile", e)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

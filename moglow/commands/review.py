@@ -28,20 +28,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from data_pipeline.output_files import OutputExistsError
-    from moglow.checkpoint import CheckpointError
+    from moglow.cli_checks import USER_ERRORS, report_error
     from moglow.review import ReviewError, check_page, write_review
     from moglow.review.serve import serve_folder
 
     try:
         page = write_review(args.run_dir, args.out, render=not args.no_render, width=args.width,
                             height=args.height, progress=not args.no_progress, force=args.force)
-    except (OutputExistsError, CheckpointError) as e:
-        print(f"moglow review: error: {e}", file=sys.stderr)
-        return 1
-    except (ReviewError, OSError, ValueError, RuntimeError) as e:
-        print(f"moglow review: error: {e}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as e:
+        return report_error("review", e)
     run_dir = Path(args.run_dir).resolve()
     root = Path(os.path.commonpath([run_dir, page.resolve().parent]))  # the page links into RUN_DIR
     rel = page.resolve().relative_to(root).as_posix()
@@ -53,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
             with serve_folder(root) as base:
                 result = check_page(f"{base}/{rel}")
         except ReviewError as e:
-            print(f"moglow review: check failed: {e}", file=sys.stderr)
-            return 1
+            return report_error("review", e, what="check failed")
         print(result.describe())
         if not result.ok:
             print("moglow review: the page does not load cleanly (see above)", file=sys.stderr)

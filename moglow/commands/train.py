@@ -113,6 +113,7 @@ def run_folder(name: str, out: Path | None, resume: Path | None, runs: Path = Pa
     The config's name is a plain name (:func:`moglow.config.check_plain_name`; checked again
     here for configs built in code), so the default folder is always inside ``runs/``.
     """
+    from data_pipeline.typed_config import ConfigError
     from moglow.cli_checks import UsageError
     from moglow.config import check_plain_name
 
@@ -122,7 +123,7 @@ def run_folder(name: str, out: Path | None, resume: Path | None, runs: Path = Pa
         return resume if resume.is_dir() else resume.parent
     try:
         check_plain_name(name, "the config's name")
-    except ValueError as e:
+    except ConfigError as e:
         raise UsageError(str(e)) from None
     folder = runs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if folder.resolve().parent != runs.resolve():
@@ -131,12 +132,11 @@ def run_folder(name: str, out: Path | None, resume: Path | None, runs: Path = Pa
 
 
 def run(args: argparse.Namespace) -> int:
-    from data_pipeline.output_files import OutputExistsError, refuse_overwrite
+    from data_pipeline.output_files import refuse_overwrite
     from data_pipeline.prepare import PreparedData
-    from data_pipeline.typed_config import ConfigError
     from moglow import distributed as D
-    from moglow.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-    from moglow.cli_checks import UsageError, check_range, check_threads
+    from moglow.checkpoint import load_checkpoint, resolve_checkpoint
+    from moglow.cli_checks import USER_ERRORS, check_range, check_threads, report_error
     from moglow.commands.common import apply_threads
     from moglow.config import experiment_from_dict, load_experiment
     from moglow.train import Trainer, TrainingDiverged, resolve_device
@@ -144,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_threads(args.threads)
         check_range("--steps", args.steps, 1, None, integer=True)
-    except UsageError as e:
-        print(f"moglow train: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        report_error("train", e)
         return 2
     apply_threads(args.threads)
 
@@ -169,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
             if args.config is None:
                 print(f"moglow train: no --config: training the built-in {DEFAULT_CONFIG!r} config", file=sys.stderr)
             cfg = load_experiment(args.config or DEFAULT_CONFIG, args.overrides)
-    except (ConfigError, CheckpointError) as e:
-        print(f"moglow train: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        report_error("train", e)
         return 2
     if args.steps is not None:
         cfg.train.steps = args.steps
@@ -179,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
         run_dir = run_folder(cfg.name, args.out, args.resume)
         if args.resume is None:  # a fresh run never replaces another run's checkpoints unasked
             refuse_overwrite([run_dir / "latest.pt", run_dir / "best.pt"], args.force, "moglow train --out")
-    except (UsageError, OutputExistsError) as e:
-        print(f"moglow train: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        report_error("train", e)
         return 2
     info = D.init_from_env(device.type)
     progress = not args.no_progress and info.is_main
@@ -210,10 +210,10 @@ def run(args: argparse.Namespace) -> int:
                   f"device {trainer.device}, {info.world_size} process(es), run folder {run_dir}", file=sys.stderr)
         result = trainer.fit(resume_from=resume_from)
     except TrainingDiverged as e:
-        print(f"moglow train: training diverged: {e}", file=sys.stderr)
+        report_error("train", e, what="training diverged")
         return 3
-    except (OSError, CheckpointError, ConfigError) as e:
-        print(f"moglow train: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        report_error("train", e)
         return 2
     finally:
         D.cleanup(info)
