@@ -49,7 +49,7 @@ from moglow.flows.transforms import TransformFamily
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
 from moglow.model import build_model
 from moglow.start_bank import StartBank
-from data_pipeline.errors import MoglowError
+from data_pipeline.errors import InputError, MoglowError
 from data_pipeline.typed_config import ConfigError
 
 
@@ -126,7 +126,7 @@ def make_datasets(cfg: ExperimentConfig, data: Any):
     if val_seqs:
         try:
             val = WindowDataset(val_seqs, tc.seq_len, stride=tc.val_stride or tc.seq_len, **common)
-        except ValueError as e:  # every validation file shorter than one window
+        except InputError as e:  # every validation file shorter than one window
             warnings.warn(f"no validation: {e}")
     return train, val
 
@@ -153,7 +153,7 @@ def start_bank_for(data: Any, tau: int, seed: int = 0) -> dict | None:
         return None
     try:
         return StartBank.from_sequences(seqs, tau, seed=seed).to_dict()
-    except ValueError:
+    except InputError:  # no training sequence of tau frames
         return None
 
 

@@ -38,6 +38,7 @@ from moglow.live.steering import Steering, SteeringLimits
 from moglow.model import MoGlow
 from moglow.sampling import MotionStreamer, SamplingMeta, Samples, StreamState
 from data_pipeline.errors import InputError
+from moglow.cli_checks import UsageError
 
 __all__ = ["LiveCharacters", "LiveFrame", "assign_stream_rows"]
 
@@ -134,7 +135,7 @@ class LiveCharacters:
             # operations, about twice as fast per frame for a few characters (LSTM couplings only)
             try:
                 self.streamer.decoder = frame_decoder(model, "fp32")
-            except ValueError:
+            except UsageError:  # not LSTM couplings
                 pass
         self.temperature = np.full(self.num, float(temperature))
         names = list(meta.style_names)
@@ -265,7 +266,7 @@ class LiveCharacters:
         ready for :func:`moglow.export.export_samples`.
 
         Raises:
-            ValueError: fewer than two frames since the character's last reset.
+            InputError: fewer than two frames since the character's last reset.
         """
         n = min(self.available_frames(character), max(int(round(seconds * self.fps)), 2))
         if n < 2:

@@ -43,6 +43,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from data_pipeline.errors import InputError
 from moglow.live.characters import LiveCharacters
 from moglow.live.protocol import (FRAME_EXTRA, MAX_MESSAGE_BYTES, Command, ProtocolError, encode_frame,
                                   parse_message)
@@ -317,7 +318,7 @@ class LiveServer:
             if "style" in f:
                 try:
                     c.set_style([ch], f["style"])
-                except ValueError as e:
+                except InputError as e:
                     client.send_json({"type": "error", "message": str(e)})
         elif cmd.type == "reset":
             c.reset(None if ch < 0 else [ch])
@@ -330,7 +331,7 @@ class LiveServer:
             return
         try:
             clip = self.chars.clip(ch, seconds)  # copied now, between steps
-        except ValueError as e:
+        except InputError as e:
             client.send_json({"type": "error", "message": str(e)})
             return
         fdef = self.chars.meta.feature_def
