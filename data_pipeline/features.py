@@ -59,6 +59,7 @@ from .rotations import matrix_to_6d, rotation_about_y, sixd_to_matrix
 from .skeleton import POSITION_CHANNELS, ROTATION_CHANNELS, Motion, Skeleton
 from .styles import style_of
 from .errors import InputError
+from .plain_data import to_plain
 
 POSITIONS = "positions"
 ROTATIONS = "rotations"
@@ -182,7 +183,7 @@ class FeatureDefinition:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, numbers, strings) for YAML, JSON or a checkpoint."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: to_plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureDefinition":
@@ -201,18 +202,6 @@ class FeatureDefinition:
     def default_passthrough(self, num_frames: int) -> np.ndarray:
         """(num_frames, K) float64: ``passthrough_default`` repeated."""
         return np.tile(np.asarray(self.passthrough_default, dtype=np.float64), (num_frames, 1))
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def skeleton_to_dict(skeleton: Skeleton) -> dict[str, Any]:
@@ -278,7 +267,7 @@ def feature_definition(skeleton: Skeleton, profile: SkeletonProfile | str, cfg: 
     if cfg.contacts:
         spec = _contact_spec(profile)
         contact_cols = [CONTACT_PREFIX + j for j in spec.joints]
-        common.update(contact_joints=spec.joints, contact_spec=_plain(vars(spec)))
+        common.update(contact_joints=spec.joints, contact_spec=to_plain(vars(spec)))
     if cfg.representation == POSITIONS:
         columns = []
         for m, f in profile.joints.items():

@@ -28,7 +28,6 @@ optimiser, scalers, start bank, ...) is never written.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from data_pipeline.output_files import atomic_write, stale_temporaries
+from data_pipeline.plain_data import to_plain
 from data_pipeline.errors import MoglowError
 
 FORMAT = "moglow-checkpoint/1"
@@ -45,31 +45,6 @@ FORMAT = "moglow-checkpoint/1"
 
 class CheckpointError(MoglowError, RuntimeError):
     """A checkpoint cannot be written (non-finite values) or read (missing, wrong format)."""
-
-
-def to_plain(obj: Any) -> Any:
-    """Recursively turn dataclasses, numpy arrays/scalars and paths into plain Python data.
-
-    Tensors are kept (``torch.load(weights_only=True)`` reads them); objects with a
-    ``to_dict()`` method are stored as its result.
-    """
-    if isinstance(obj, torch.Tensor) or obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if hasattr(obj, "to_dict") and callable(obj.to_dict):
-        return to_plain(obj.to_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {to_plain(k): to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_plain(v) for v in obj)
-    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint as plain data")
 
 
 def rng_state() -> dict:
@@ -216,7 +191,7 @@ def data_metadata(data: Any) -> dict:
     meta = {}
     for name in ("pose_dim", "control_dim", "style_names", "data_hash", "scaler", "control_scaler",
                  "profile", "feature_def"):
-        meta[name] = to_plain(getattr(data, name, None))
+        meta[name] = to_plain(getattr(data, name, None), keep=(torch.Tensor,), keep_tuples=True)
     skeleton = getattr(data, "skeleton", None)
     if skeleton is not None:
         from data_pipeline.features import skeleton_to_dict

@@ -43,6 +43,7 @@ from data_pipeline.bvh_writer import write_bvh
 from data_pipeline.features import ROTATIONS, FeatureDefinition, features_to_motion
 from data_pipeline.ik import inverse_kinematics, joint_position_error
 from data_pipeline.kinematics import motion_from_local
+from data_pipeline.plain_data import to_plain
 from data_pipeline.output_files import atomic_write, make_folder, refuse_overwrite, write_text_atomic
 from data_pipeline.skeleton import Motion
 
@@ -99,7 +100,7 @@ class ExportReport:
                 "samples": [asdict(s) for s in self.samples], "info": self.info}
 
     def write_json(self, path: str | Path) -> Path:
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=_plain_json))
+        return write_text_atomic(path, json.dumps(to_plain(self.to_dict(), fallback=str), indent=2))
 
     def summary(self) -> str:
         """Lines for the console: one per sample, then the mean."""
@@ -112,14 +113,6 @@ class ExportReport:
         lines.append(f"mean joint error over {len(self.samples)} sample(s): {100 * self.mean_error_m:.3f} cm "
                      f"(max {100 * self.max_error_m:.3f} cm)")
         return "\n".join(lines)
-
-
-def _plain_json(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def samples_to_motions(poses: np.ndarray, control: np.ndarray, start: np.ndarray, feature_def: FeatureDefinition,

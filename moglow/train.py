@@ -40,6 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
 from data_pipeline.output_files import write_text_atomic
+from data_pipeline.plain_data import to_plain
 from moglow import distributed as D
 from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
 from moglow.checkpoint import (CheckpointError, data_metadata, load_checkpoint, remove_stale_temporaries, rng_state,
@@ -257,8 +258,8 @@ class Trainer:
             "data": self.data_meta,
             "trainer": {
                 "skipped_steps": self.skipped_steps, "consecutive_skips": self.consecutive_skips,
-                "rollbacks": self.rollbacks, "best_val": _finite_or_none(self.best_val),
-                "last_val": _finite_or_none(self.last_val),
+                "rollbacks": self.rollbacks, "best_val": to_plain(self.best_val, finite=True),
+                "last_val": to_plain(self.last_val, finite=True),
                 "last_train": self.last_train, "wall_time": self.wall_time, "meter": self.meter.state_dict(),
                 "world_size": self.dist.world_size,
             },
@@ -286,7 +287,7 @@ class Trainer:
             self.meter.load_state_dict(t["meter"])
             self.last_train = t.get("last_train")
         # a non-finite best (written by older versions after a NaN validation) is no best at all
-        self.best_val, self.last_val = _finite_or_none(t["best_val"]), _finite_or_none(t["last_val"])
+        self.best_val, self.last_val = to_plain(t["best_val"], finite=True), to_plain(t["last_val"], finite=True)
         self.initialized = True
 
     def save(self, name: str) -> Path | None:
@@ -581,10 +582,6 @@ class Trainer:
                 self.tb.close()
         return TrainResult(self.run_dir, self.step, self.best_val, self.last_val, self.last_train,
                            self.skipped_steps, self.rollbacks, self.wall_time)
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 def is_better(val: float | None, best: float | None) -> bool:

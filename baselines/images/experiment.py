@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from data_pipeline.plain_data import to_plain
+
 from .data import ImageData
 from .fid import FIDLeNet
 from .grids import save_grid
@@ -27,7 +29,7 @@ def write_json(path: Path, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.write_text(json.dumps(to_plain(obj, fallback=float), indent=2))
     tmp.replace(path)
 
 

@@ -56,6 +56,7 @@ from .config import EvaluationConfig
 from .frechet import feature_scale, frechet_between, window_features
 from .generators import GeneratorSetup, load_generator_factory, row_name
 from data_pipeline.errors import MoglowError
+from data_pipeline.plain_data import to_plain
 
 REFERENCE = "mocap"
 GENERATED = "generated"
@@ -531,7 +532,7 @@ class EvaluationResult:
         return {"info": self.info, "nll": self.nll, "rows": self.rows, "metrics": METRICS_DOC}
 
     def to_json(self) -> str:
-        return json.dumps(_finite(self.to_dict()), indent=1)
+        return json.dumps(to_plain(self.to_dict(), finite=True), indent=1)
 
     def to_markdown(self) -> str:
         return format_table(self)
@@ -571,17 +572,6 @@ METRICS: list[tuple[str, str, str, str]] = [
     ("heading_error_deg", "facing vs commanded heading", "deg", "lower"),
 ]
 METRICS_DOC = {k: {"label": label, "unit": unit, "better": better} for k, label, unit, better in METRICS}
-
-
-def _finite(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _fmt(v: Any) -> str:
