@@ -63,7 +63,7 @@ from data_pipeline.scaler import Scaler
 from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
 from moglow.sampling_precision import sampling_decoder
 from moglow.start_bank import StartBank
-from moglow.checkpoint import CheckpointError
+from data_pipeline.errors import InputError
 from moglow.cli_checks import UsageError
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
@@ -110,7 +110,7 @@ class SamplingMeta:
         data = ckpt.get("data") or {}
         missing = [k for k in ("feature_def", "scaler", "control_scaler") if data.get(k) is None]
         if missing:
-            raise CheckpointError(f"this checkpoint carries no {', '.join(missing)} (trained on data without a feature "
+            raise InputError(f"this checkpoint carries no {', '.join(missing)} (trained on data without a feature "
                              "definition?); sampling needs them")
         cfg = from_dict(DataConfig, (ckpt.get("config") or {}).get("data") or {}, "data")
         fdef = FeatureDefinition.from_dict(dict(data["feature_def"]))
@@ -364,9 +364,9 @@ def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, 
     elif start == "bank" or (start == "auto" and meta.start_bank is not None):
         bank = meta.start_bank
         if bank is None:
-            raise CheckpointError("this checkpoint has no start bank (trained before it existed); use start='mean'")
+            raise UsageError("this checkpoint has no start bank (trained before it existed); use start='mean'")
         if bank.tau != tau:
-            raise CheckpointError(f"the start bank holds {bank.tau}-frame windows but the model's tau is {tau}")
+            raise InputError(f"the start bank holds {bank.tau}-frame windows but the model's tau is {tau}")
         idx = bank.match(control[:tau], num)
         context = bank.poses[idx]
         control = np.repeat(control[None], num, axis=0)
