@@ -62,7 +62,7 @@ def build_checkpoint(config: Path, folder: Path) -> Path:
     from moglow.checkpoint import data_metadata, save_checkpoint
     from moglow.config import ExperimentConfig, experiment_to_dict, load_experiment
     from moglow.model import MoGlow
-    from moglow.train import start_bank_for
+    from moglow.training_data import start_bank_for
 
     bvh = folder / "bvh"
     bvh.mkdir(parents=True, exist_ok=True)

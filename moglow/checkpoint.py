@@ -7,7 +7,7 @@ with ``weights_only=True``, on any device):
     config        the experiment config as a plain dict (see :mod:`moglow.config`)
     model         the model's state dict
     optimizer     the optimiser's state dict
-    scheduler     the learning-rate schedule's state (:class:`moglow.train.LRSchedule`)
+    scheduler     the learning-rate schedule's state (:class:`moglow.lr_schedule.LRSchedule`)
     step          optimiser steps done
     rng           python / numpy / torch / CUDA generator states (:func:`rng_state`)
     sampler       the batch order's state (:class:`moglow.batches.StepBatchOrder`)

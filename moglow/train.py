@@ -13,7 +13,11 @@ One loop serves a CPU laptop, one GPU and many GPUs (``torchrun``; DistributedDa
   ``best.pt``; ``latest.pt`` is written every ``checkpoint_every`` steps and at the end.
 
 Run folder: ``latest.pt``, ``best.pt``, ``config.yaml``, ``losses.csv``, ``tensorboard/``,
-``training_curves.png``.
+``training_curves.png``. The learning-rate schedule is :mod:`moglow.lr_schedule`; the datasets and
+start bank read from prepared data are :mod:`moglow.training_data`.
+
+Long because: :class:`Trainer` is one training loop (step, skip, rollback, validate, checkpoint,
+log) whose methods share one state; splitting it would scatter that state across files.
 
 Example::
 
@@ -39,19 +43,20 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
+from data_pipeline.errors import MoglowError
 from data_pipeline.output_files import write_text_atomic
 from data_pipeline.plain_data import to_plain
+from data_pipeline.typed_config import ConfigError
 from moglow import distributed as D
 from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
 from moglow.checkpoint import (CheckpointError, data_metadata, load_checkpoint, remove_stale_temporaries, rng_state,
                                save_checkpoint, set_rng_state)
-from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
+from moglow.config import ExperimentConfig, experiment_to_dict
 from moglow.flows.transforms import TransformFamily
 from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
+from moglow.lr_schedule import LRSchedule
 from moglow.model import build_model
-from moglow.start_bank import StartBank
-from data_pipeline.errors import InputError, MoglowError
-from data_pipeline.typed_config import ConfigError
+from moglow.training_data import make_datasets, start_bank_for
 
 
 class TrainingDiverged(MoglowError, RuntimeError):
@@ -72,35 +77,6 @@ class TrainResult:
     wall_time_s: float
 
 
-class LRSchedule:
-    """Learning rate of step ``s`` (0-based): warm-up, then constant or Noam decay, times ``scale``.
-
-    ``constant``: ``lr * min(1, (s+1)/warmup)``; ``noam``: ``lr * min((s+1)/warmup,
-    sqrt(warmup/(s+1)))`` clamped below at ``min_lr`` after the warm-up. ``scale`` starts
-    at 1 and is multiplied by ``rollback_lr_factor`` at each rollback.
-    """
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        self.kind, self.lr, self.warmup, self.min_lr = cfg.schedule, cfg.lr, cfg.warmup_steps, cfg.min_lr
-        self.scale = 1.0
-
-    def base(self, step: int) -> float:
-        n = step + 1
-        warm = min(1.0, n / self.warmup) if self.warmup > 0 else 1.0
-        if self.kind == "constant" or n <= self.warmup:
-            return self.lr * warm
-        return max(self.min_lr, self.lr * math.sqrt(self.warmup / n))
-
-    def __call__(self, step: int) -> float:
-        return self.base(step) * self.scale
-
-    def state_dict(self) -> dict:
-        return {"kind": self.kind, "lr": self.lr, "warmup": self.warmup, "min_lr": self.min_lr, "scale": self.scale}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.scale = float(state["scale"])
-
-
 def resolve_device(name: str | torch.device | None) -> torch.device:
     """``"auto"``/None: CUDA when present, else CPU; a CUDA device this machine lacks is a
     :class:`moglow.cli_checks.UsageError` saying so."""
@@ -109,53 +85,6 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     from moglow.cli_checks import check_device
 
     return check_device(name, flag="device")
-
-
-def make_datasets(cfg: ExperimentConfig, data: Any):
-    """(train, val) :class:`data_pipeline.dataset.WindowDataset`; val is None without held-out files.
-
-    Both are built with dropout 0: the trainer draws the training masks itself
-    (:func:`moglow.batches.dropout_keep_mask`), validation never drops.
-    """
-    from data_pipeline.dataset import WindowDataset
-
-    tc, mc = cfg.train, cfg.model
-    common = dict(tau=mc.tau, lookahead=mc.lookahead, dropout=0.0, **_dataset_kwargs(data))
-    train = WindowDataset(data.splits["train"], tc.seq_len, stride=tc.stride, **common)
-    val_seqs = data.splits.get("val") or []
-    val = None
-    if val_seqs:
-        try:
-            val = WindowDataset(val_seqs, tc.seq_len, stride=tc.val_stride or tc.seq_len, **common)
-        except InputError as e:  # every validation file shorter than one window
-            warnings.warn(f"no validation: {e}")
-    return train, val
-
-
-def _dataset_kwargs(data: Any) -> dict:
-    """Scalers and style names of prepared data, for WindowDataset (sequences there are un-normalised)."""
-    kw: dict[str, Any] = {}
-    if getattr(data, "normalised", False):
-        return kw
-    if getattr(data, "scaler", None) is not None:
-        kw["scaler"] = data.scaler
-    if getattr(data, "control_scaler", None) is not None:
-        kw["control_scaler"] = data.control_scaler
-    if getattr(data, "style_names", None):
-        kw["style_names"] = list(data.style_names)
-    return kw
-
-
-def start_bank_for(data: Any, tau: int, seed: int = 0) -> dict | None:
-    """The checkpoint's :class:`moglow.start_bank.StartBank` of training windows (plain data), or
-    None when the data has no un-normalised training feature sequences long enough."""
-    seqs = (getattr(data, "splits", None) or {}).get("train") or []
-    if getattr(data, "normalised", False) or not seqs or not all(hasattr(s, "fps") for s in seqs):
-        return None
-    try:
-        return StartBank.from_sequences(seqs, tau, seed=seed).to_dict()
-    except InputError:  # no training sequence of tau frames
-        return None
 
 
 class _LogProb(nn.Module):

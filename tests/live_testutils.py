@@ -8,7 +8,7 @@ from pathlib import Path
 
 from moglow.checkpoint import data_metadata, save_checkpoint
 from moglow.config import ExperimentConfig, experiment_to_dict
-from moglow.train import start_bank_for
+from moglow.training_data import start_bank_for
 from sampling_testutils import prepared_procedural, random_model, tiny_model_config
 
 CHROMIUM = "/usr/bin/chromium"

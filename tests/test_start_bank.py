@@ -94,7 +94,7 @@ def test_sample_path_starts_from_matched_real_windows(tmp_path):
 
 
 def test_trainer_stores_a_bank_of_training_windows(tmp_path):
-    from moglow.train import start_bank_for
+    from moglow.training_data import start_bank_for
 
     prepared = prepared_procedural(tmp_path)
     d = start_bank_for(prepared, tau=4)

@@ -10,7 +10,8 @@ import torch
 from moglow.batches import StepBatchOrder, dropout_keep_mask
 from moglow.checkpoint import load_checkpoint, non_finite_entries
 from moglow.logging_utils import read_csv
-from moglow.train import LRSchedule, Trainer, TrainingDiverged
+from moglow.lr_schedule import LRSchedule
+from moglow.train import Trainer, TrainingDiverged
 from train_testutils import SyntheticData, inject_nan, tiny_config
 
 torch.set_num_threads(1)
