@@ -207,9 +207,9 @@ def test_many_clients_and_abrupt_disconnects(server):
 
 
 def test_a_client_that_stops_reading_never_holds_more_than_one_frame(server):
-    from moglow.live.server import _Client
+    from moglow.live.page_client import PageClient
 
-    slot = _Client.__new__(_Client)  # the slot logic on its own
+    slot = PageClient.__new__(PageClient)  # the slot logic on its own
     slot.frame, slot.dropped = None, 0
     slot.wake = __import__("asyncio").Event()
     for i in range(5):

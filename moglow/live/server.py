@@ -2,17 +2,18 @@
 
 One asyncio event loop runs everything:
 
-- HTTP ``GET``s are answered in ``process_request``: ``/`` is the live page, ``/static/...`` the
-  page's files (:data:`visualize.web.STATIC_DIR`), ``/out/...`` the recordings in the output
-  folder; every path goes through :func:`visualize.web.static_files.resolve_under`, so nothing
-  outside those two folders is ever served. ``/ws`` upgrades to the WebSocket.
+- HTTP ``GET``s are answered by :class:`moglow.live.http_routes.StaticRoutes`: ``/`` is the live
+  page, ``/static/...`` the page's files (:data:`visualize.web.STATIC_DIR`), ``/out/...`` the
+  recordings in the output folder; nothing outside those two folders is ever served. ``/ws``
+  upgrades to the WebSocket.
 - The tick loop applies the queued client commands, runs one batched model step
   (:meth:`moglow.live.characters.LiveCharacters.step`, in a worker thread so the loop keeps
   reading sockets meanwhile) every ``1 / fps`` seconds and offers the encoded frame to every
   client. Commands are applied only here, between steps, so the model state has one writer.
-- Each client has one sender task and a one-frame slot: a newer frame replaces an unsent one (a
-  slow client sees fewer frames, counted in ``dropped``; nothing queues without bound). Its JSON
-  messages (hello, stats, errors, recordings) go through a short bounded queue.
+- Each client (:class:`moglow.live.page_client.PageClient`) has one sender task and a one-frame
+  slot: a newer frame replaces an unsent one (a slow client sees fewer frames, counted in
+  ``dropped``; nothing queues without bound). Its JSON messages (hello, stats, errors,
+  recordings) go through a short bounded queue.
 - Client messages are validated (:func:`moglow.live.protocol.parse_message`); a malformed one is
   answered with an error, logged (at most once a second per client) and dropped; a message over
   :data:`moglow.live.protocol.MAX_MESSAGE_BYTES` closes that connection (code 1009); more than
@@ -28,29 +29,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 
 from data_pipeline.errors import InputError
 from moglow.live.characters import LiveCharacters
+from moglow.live.http_routes import StaticRoutes
+from moglow.live.page_client import PageClient
 from moglow.live.protocol import (FRAME_EXTRA, MAX_MESSAGE_BYTES, Command, ProtocolError, encode_frame,
                                   parse_message)
 from moglow.live.recording import save_recording
 from moglow.live.steering import MODE_WANDER
 from visualize.web import STATIC_DIR, THREE_VERSION
-from visualize.web.static_files import content_type, resolve_under
 
 __all__ = ["LiveServer", "ServerStats", "INPUT_HOLD_S"]
 
@@ -58,8 +56,6 @@ log = logging.getLogger("moglow.play")
 
 #: a move input lapses after this long without a repeat (the page repeats it 4 times a second)
 INPUT_HOLD_S = 1.0
-#: JSON messages waiting for one client at most (older ones are dropped)
-CLIENT_JSON_QUEUE = 32
 #: commands waiting for the next tick at most (more are dropped and counted)
 MAX_PENDING = 4096
 
@@ -77,62 +73,6 @@ class ServerStats:
     connections: int = 0
     http_refused: int = 0
     recordings: int = 0
-
-
-class _Client:
-    """One connected page: its socket, its frame slot and JSON queue, and its sender task."""
-
-    def __init__(self, ws: ServerConnection, cid: int, rate_limit: float):
-        self.ws, self.id = ws, cid
-        self.frame: bytes | None = None
-        self.json: collections.deque = collections.deque(maxlen=CLIENT_JSON_QUEUE)
-        self.wake = asyncio.Event()
-        self.sent = 0
-        self.dropped = 0
-        self.rate, self.tokens, self.t_tokens = rate_limit, rate_limit, time.monotonic()
-        self.last_log = 0.0
-        self.errors = 0
-
-    def offer_frame(self, data: bytes) -> None:
-        if self.frame is not None:
-            self.dropped += 1
-        self.frame = data
-        self.wake.set()
-
-    def send_json(self, msg: dict) -> None:
-        self.json.append(json.dumps(msg))
-        self.wake.set()
-
-    def take_token(self) -> bool:
-        """Token bucket: ``rate`` messages per second, bursts up to ``rate``."""
-        now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.t_tokens) * self.rate)
-        self.t_tokens = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def should_log(self) -> bool:
-        now = time.monotonic()
-        if now - self.last_log >= 1.0:
-            self.last_log = now
-            return True
-        return False
-
-    async def run_sender(self) -> None:
-        try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.json:
-                    await self.ws.send(self.json.popleft())
-                if self.frame is not None:
-                    data, self.frame = self.frame, None
-                    await self.ws.send(data)
-                    self.sent += 1
-        except ConnectionClosed:
-            pass
 
 
 class LiveServer:
@@ -169,7 +109,7 @@ class LiveServer:
         self.input_time = np.zeros(n)
         if wander:
             characters.steering.set_wander(list(wander))
-        self.clients: dict[int, _Client] = {}
+        self.clients: dict[int, PageClient] = {}
         self.pending: collections.deque = collections.deque()
         self.stats = ServerStats()
         self._next_id = 0
@@ -177,60 +117,13 @@ class LiveServer:
         self._started: asyncio.Event | None = None
         self._recording: asyncio.Task | None = None
         self._server: Any = None
+        self.routes = StaticRoutes(self.out_dir, self.static_dir, on_refused=self._count_refused)
 
-    # ------------------------------------------------------------------ HTTP
-    def _file_response(self, file: Path, download: bool) -> Response:
-        headers = Headers()
-        headers["Content-Type"] = content_type(file)
-        headers["Cache-Control"] = "no-cache"
-        headers["X-Content-Type-Options"] = "nosniff"
-        if download:
-            headers["Content-Disposition"] = f'attachment; filename="{file.name}"'
-        body = file.read_bytes()
-        headers["Content-Length"] = str(len(body))
-        return Response(200, "OK", headers, body)
-
-    def _refuse(self, connection: ServerConnection, status: HTTPStatus, why: str) -> Response:
+    def _count_refused(self) -> None:
         self.stats.http_refused += 1
-        return connection.respond(status, f"{status.value} {status.phrase}: {why}\n")
-
-    def _same_origin(self, request: Request) -> bool:
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True  # not a browser page (scripts, tests)
-        host = request.headers.get("Host", "")
-        return urlsplit(origin).netloc.lower() == host.lower()
-
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
-        if path == "/ws":
-            if not self._same_origin(request):
-                log.warning("refused a WebSocket from origin %s", request.headers.get("Origin"))
-                return self._refuse(connection, HTTPStatus.FORBIDDEN, "cross-origin WebSocket")
-            return None  # the WebSocket handshake goes on
-        if path in ("/", "/index.html"):
-            path = "/live.html"
-        if path.startswith("/out/"):
-            file = resolve_under(self.out_dir, path[len("/out/"):])
-            download = True
-        elif path.startswith("/static/"):
-            file = resolve_under(self.static_dir, path[len("/static/"):])
-            download = False
-        elif path == "/live.html":
-            file = resolve_under(self.static_dir, "live.html")
-            download = False
-        else:
-            file = None
-            download = False
-        if file is None:
-            return self._refuse(connection, HTTPStatus.NOT_FOUND, "no such file")
-        try:
-            return self._file_response(file, download)
-        except OSError:
-            return self._refuse(connection, HTTPStatus.NOT_FOUND, "unreadable")
 
     # ------------------------------------------------------------------ WebSocket
-    def _hello(self, client: _Client) -> dict[str, Any]:
+    def _hello(self, client: PageClient) -> dict[str, Any]:
         c = self.chars
         fdef = c.meta.feature_def
         lim = c.limits
@@ -253,7 +146,7 @@ class LiveServer:
             await ws.close(1013, "too many clients")
             return
         self._next_id += 1
-        client = _Client(ws, self._next_id, self.rate_limit)
+        client = PageClient(ws, self._next_id, self.rate_limit)
         self.clients[client.id] = client
         self.stats.connections += 1
         log.info("client %d connected from %s (%d connected)", client.id, ws.remote_address, len(self.clients))
@@ -292,7 +185,7 @@ class LiveServer:
                      client.dropped, len(self.clients))
 
     # ------------------------------------------------------------------ commands
-    def _apply(self, client: _Client, cmd: Command) -> None:
+    def _apply(self, client: PageClient, cmd: Command) -> None:
         c, ch, f = self.chars, cmd.character, cmd.fields
         steer = c.steering
         if cmd.type == "move":
@@ -325,7 +218,7 @@ class LiveServer:
         elif cmd.type == "record":
             self._start_recording(client, ch, f["seconds"])
 
-    def _start_recording(self, client: _Client, ch: int, seconds: float) -> None:
+    def _start_recording(self, client: PageClient, ch: int, seconds: float) -> None:
         if self._recording is not None and not self._recording.done():
             client.send_json({"type": "error", "message": "a recording is being written; try again in a moment"})
             return
@@ -403,7 +296,7 @@ class LiveServer:
         """Run until :meth:`stop` is called (from the same event loop)."""
         self._stop = asyncio.Event()
         self._started = self._started or asyncio.Event()
-        async with serve(self._handler, self.host, self.port, process_request=self._process_request,
+        async with serve(self._handler, self.host, self.port, process_request=self.routes.process_request,
                          max_size=MAX_MESSAGE_BYTES, max_queue=16, write_limit=2 ** 16,
                          ping_interval=20, ping_timeout=20, server_header="moglow-play") as server:
             self._server = server
