@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from conftest import require_module
-from moglow.commands.demo import FAST
+from moglow.demo_stages import FAST
 
 
 
