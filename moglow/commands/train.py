@@ -152,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         ckpt = None
         if args.resume is not None and str(args.resume).startswith("pretrained:"):
-            print(f"moglow train: {args.resume} is a shipped model without optimiser state; it cannot be resumed "
-                  "(train from its config instead: see its model card)", file=sys.stderr)
+            report_error("train", f"{args.resume} is a shipped model without optimiser state; it cannot be resumed "
+                                  "(train from its config instead: see its model card)")
             return 2
         if args.resume is not None:
             ckpt = load_checkpoint(args.resume, map_location="cpu")
