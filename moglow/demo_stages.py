@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline.errors import MoglowError
+from data_pipeline.plain_data import to_plain
 
 __all__ = ["DemoPlan", "NORMAL", "FAST", "DEFAULT_CONFIG", "DemoError", "demo_config", "stage_data", "stage_prepare",
            "stage_train", "stage_sample", "stage_render", "stage_pretrained"]
@@ -99,13 +100,6 @@ def demo_config(config: str | Path, data_dir: Path, plan: DemoPlan, steps: int |
     return cfg
 
 
-def _plain(d: Any) -> Any:
-    """A config dict as it reads back from YAML (tuples become lists)."""
-    import yaml
-
-    return yaml.safe_load(yaml.safe_dump(d, sort_keys=False))
-
-
 # ============================================================================ stages
 def stage_data(out: Path, plan: DemoPlan, force: bool, progress: bool) -> bool:
     """Generate the procedural takes unless ``out/manifest.json`` records the same settings; True if run."""
@@ -152,7 +146,7 @@ def _train_status(run_dir: Path, cfg, data) -> tuple[str, int]:
         ckpt = load_checkpoint(latest)
     except CheckpointError:
         return "fresh", 0
-    theirs, ours = _plain(ckpt.get("config") or {}), _plain(experiment_to_dict(cfg))
+    theirs, ours = to_plain(ckpt.get("config") or {}), to_plain(experiment_to_dict(cfg))  # tuples: lists
     for d in (theirs, ours):
         d.get("train", {}).pop("steps", None)
     step = int(ckpt.get("step") or 0)
