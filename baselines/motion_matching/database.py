@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
+from data_pipeline.errors import InputError
 from data_pipeline.features import FeatureDefinition, FeatureSequence
 
 from .features import ankle_columns, clip_trajectories, group_columns, pose_features
@@ -65,11 +66,11 @@ class MatchingSettings:
     def validate(self) -> None:
         unknown = sorted(set(self.weights) - set(DEFAULT_WEIGHTS))
         if unknown:
-            raise ValueError(f"unknown motion-matching weight(s) {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
+            raise InputError(f"unknown motion-matching weight(s) {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
         if self.future not in ("model", "oracle"):
-            raise ValueError(f"future must be 'model' or 'oracle', got {self.future!r}")
+            raise InputError(f"future must be 'model' or 'oracle', got {self.future!r}")
         if self.top_k < 1 or not self.offsets_s or min(self.offsets_s) <= 0:
-            raise ValueError("top_k must be >= 1 and offsets_s positive")
+            raise InputError("top_k must be >= 1 and offsets_s positive")
 
 
 class MatchingDatabase:
@@ -86,7 +87,7 @@ class MatchingDatabase:
     def __init__(self, clips: Sequence[FeatureSequence], fdef: FeatureDefinition, ankles: Sequence[str],
                  settings: MatchingSettings | None = None) -> None:
         if not clips:
-            raise ValueError("the motion-matching database needs at least one clip")
+            raise InputError("the motion-matching database needs at least one clip")
         self.settings = s = settings or MatchingSettings()
         s.validate()
         self.fps = float(fdef.fps)
@@ -110,7 +111,7 @@ class MatchingDatabase:
         last = self.ends[self.clip] - starts[self.clip]  # each frame's clip's last local index
         self.targets = np.flatnonzero((self.local >= 1) & (self.local + tail <= last))
         if not self.targets.size:
-            raise ValueError(f"no clip is longer than {tail + 1} frames: nothing to jump to")
+            raise InputError(f"no clip is longer than {tail + 1} frames: nothing to jump to")
         self._trees: dict[str | None, tuple[cKDTree, np.ndarray]] = {}
 
     def _scale(self, raw: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from data_pipeline.errors import InputError
 from data_pipeline.features import FeatureDefinition, integrate_control
 
 #: feature groups, in column order, with their default weights
@@ -34,7 +35,7 @@ def ankle_columns(fdef: FeatureDefinition, ankles: Sequence[str]) -> np.ndarray:
     names = [f"{a}.{c}" for a in ankles for c in "xyz"]
     missing = [n for n in names if n not in fdef.columns]
     if missing:
-        raise ValueError(f"motion matching needs joint positions among the features (a 'positions' model); "
+        raise InputError(f"motion matching needs joint positions among the features (a 'positions' model); "
                          f"missing {', '.join(missing)}")
     return np.array([fdef.columns.index(n) for n in names])
 

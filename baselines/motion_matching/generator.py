@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from data_pipeline.bvh import read_bvh
+from data_pipeline.errors import InputError
 from data_pipeline.features import FeatureDefinition, FeatureSequence, extract_features
+from data_pipeline.profiles import ProfileError
 from moglow.evaluation.evaluate import EvaluationError, JointRoles, Pipeline, split_files
 from moglow.evaluation.generators import GeneratorSetup
 
@@ -29,7 +31,7 @@ def training_clips(ckpt: dict, pipeline: Pipeline, data_dir: str | Path | None =
     """The checkpoint's training takes as un-normalised features (mirrored copies when its data mirrors)."""
     prepared = (ckpt.get("data") or {}).get("prepared_dir")
     if pipeline.feature_def is None:
-        raise ValueError("motion matching needs a checkpoint's feature definition")
+        raise InputError("motion matching needs a checkpoint's feature definition")
     if prepared and (Path(prepared) / "manifest.json").is_file():
         from data_pipeline.prepare import PreparedData
 
@@ -62,7 +64,7 @@ def ankles_of(fdef: FeatureDefinition, pipeline: Pipeline) -> list[str]:
     """The model-joint names of the left and right ankle (the first foot joint of each side)."""
     roles = JointRoles.of(fdef, pipeline.profile)
     if roles.ankles is None:
-        raise ValueError(f"profile {pipeline.profile.name!r}: motion matching needs a left and a right ankle in feet")
+        raise ProfileError(f"profile {pipeline.profile.name!r}: motion matching needs a left and a right ankle in feet")
     return [roles.names[roles.ankles[0]], roles.names[roles.ankles[1]]]
 
 
@@ -71,7 +73,7 @@ def settings_from(options: dict[str, Any]) -> MatchingSettings:
     names = {f.name: f for f in dataclasses.fields(MatchingSettings)}
     unknown = sorted(set(options) - set(names))
     if unknown:
-        raise ValueError(f"unknown motion-matching option(s) {unknown}; known: {sorted(names)}")
+        raise InputError(f"unknown motion-matching option(s) {unknown}; known: {sorted(names)}")
     base = MatchingSettings()
     values: dict[str, Any] = {}
     for k, v in options.items():
@@ -121,7 +123,7 @@ def make_generator(setup: GeneratorSetup) -> MotionMatchingGenerator:
     pipeline = setup.pipeline
     fdef = pipeline.feature_def
     if fdef is None:
-        raise ValueError("motion matching needs a checkpoint's feature definition")
+        raise InputError("motion matching needs a checkpoint's feature definition")
     settings = settings_from(setup.options)
     clips = training_clips(setup.checkpoint, pipeline, setup.data_dir, setup.progress, setup.log)
     return MotionMatchingGenerator(MatchingDatabase(clips, fdef, ankles_of(fdef, pipeline), settings))

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             from data_pipeline.config import DataConfig
 
             if args.baseline:
-                raise ValueError("--baseline needs --checkpoint (its training split is the baseline's data)")
+                raise UsageError("--baseline needs --checkpoint (its training split is the baseline's data)")
 
             if args.data is None or args.split is not None:
                 raise UsageError("without --checkpoint give --data (a split needs a checkpoint's manifest)")
@@ -120,8 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _key_values(items: list[str]) -> dict[str, str]:
-    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (ValueError names an item without ``=``)."""
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (a UsageError names an item without ``=``)."""
+    from moglow.cli_checks import UsageError
+
     bad = [kv for kv in items if "=" not in kv]
     if bad:
-        raise ValueError(f"--baseline-set takes KEY=VALUE, got {bad[0]!r}")
+        raise UsageError(f"--baseline-set takes KEY=VALUE, got {bad[0]!r}")
     return dict(kv.split("=", 1) for kv in items)

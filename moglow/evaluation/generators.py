@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from data_pipeline.errors import MissingKeyError
 from data_pipeline.features import FeatureSequence
 
 #: the entry-point group through which other packages add generators
@@ -115,9 +116,9 @@ def load_generator_factory(name: str) -> GeneratorFactory:
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
-            raise KeyError(f"generator {name!r} cannot be loaded: {e}") from None
+            raise MissingKeyError(f"generator {name!r} cannot be loaded: {e}") from None
     have = ", ".join(available_generators()) or "none installed (pip install -e . registers the entry points)"
-    raise KeyError(f"unknown generator {name!r}; available: {have}; or give module:function")
+    raise MissingKeyError(f"unknown generator {name!r}; available: {have}; or give module:function")
 
 
 def row_name(name: str, label: str) -> str:
