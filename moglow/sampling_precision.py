@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from moglow.cli_checks import UsageError
 from moglow.frame_decoder import PRECISIONS, FrameDecoder, frame_decoder
 
 #: what the sampling functions and commands accept: ``"auto"`` or one of :data:`PRECISIONS`
@@ -65,7 +66,7 @@ def sampling_decoder(model: nn.Module, precision: str, batch: int) -> tuple[str,
     from moglow.flows.conditioners import LSTMNet
 
     if precision not in PRECISION_CHOICES:
-        raise ValueError(f"precision must be one of {', '.join(PRECISION_CHOICES)}; got {precision!r}")
+        raise UsageError(f"precision must be one of {', '.join(PRECISION_CHOICES)}; got {precision!r}")
     auto = precision == "auto"
     if auto:
         precision = auto_precision(next(model.parameters()).device, batch)
