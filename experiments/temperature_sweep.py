@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("outputs/temperature_sweep"))
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    print(f"| gait | T | row | " + " | ".join(n for _, n in RATIOS) + " | skating samples (mocap) | diversity cm |")
+    print("| gait | T | row | " + " | ".join(n for _, n in RATIOS) + " | skating samples (mocap) | diversity cm |")
     print("|---|---:|---|" + "---:|" * (len(RATIOS) + 2))
     for gait in a.gaits:
         for t in a.temperatures:
