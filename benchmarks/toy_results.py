@@ -16,6 +16,12 @@ from whatever is in the JSONL, writes it into ``docs/results_toy.md`` between th
 
     python benchmarks/toy_results.py report --out outputs/toy --doc docs/results_toy.md \\
         --figure docs/toy_density_grid.png
+
+``--study gbnf``: GBNF with the paper's protocol against its single component
+(``benchmarks/toy_gbnf_study.py``)::
+
+    nice -n 10 python benchmarks/toy_results.py run --out outputs/toy_gbnf --study gbnf
+    python benchmarks/toy_results.py report --out outputs/toy_gbnf --study gbnf --doc docs/results_toy.md
 """
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.toy_gbnf_study import (  # noqa: E402
+    GBNF_COMPONENTS, GBNF_DATASETS, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs)
 
 DATASETS = ["moons", "8gaussians"]
 SEEDS = [0, 1, 2]
@@ -128,6 +137,18 @@ def load_results(out: Path) -> list[dict]:
     return rows
 
 
+def _jobs(args) -> list[Job]:
+    """The runs of ``args.study`` (all seeds and datasets, before sharding and ``--only``)."""
+    if args.study == "gbnf":
+        datasets = args.datasets if args.datasets != DATASETS else GBNF_DATASETS
+        return gbnf_jobs(args.seeds, datasets, args.components, args.steps_per_component)
+    jobs = []
+    for dataset, name, seed in plan(args.steps, args.seeds, args.datasets, args.study):
+        fields, group = PLAN[name]
+        jobs.append(Job(dataset, name, seed, fields, STEPS_OVERRIDE.get(name, args.steps), None, group))
+    return jobs
+
+
 def cmd_run(args) -> int:
     import torch
 
@@ -138,30 +159,34 @@ def cmd_run(args) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    todo = plan(args.steps, args.seeds, args.datasets, args.study)
+    todo = _jobs(args)
     k, n = (int(v) for v in args.shard.split("/"))
     todo = [t for i, t in enumerate(todo) if i % n == k]
     if args.only:
-        unknown = set(args.only) - set(PLAN)
+        known = {t.name for t in todo} | set(PLAN)
+        unknown = set(args.only) - known
         if unknown:
-            raise SystemExit(f"--only: unknown model names {sorted(unknown)}; choose from {list(PLAN)}")
-        todo = [t for t in todo if t[1] in args.only]
-    for i, (dataset, name, seed) in enumerate(todo):
+            raise SystemExit(f"--only: unknown model names {sorted(unknown)}; choose from {sorted(known)}")
+        todo = [t for t in todo if t.name in args.only]
+    for i, job in enumerate(todo):
+        dataset, name, seed, group = job.dataset, job.name, job.seed, job.group
         rid = run_id(dataset, name, seed)
         if rid in {r["run_id"] for r in load_results(out)}:
             continue
-        fields, group = PLAN[name]
-        cfg = ToyModelConfig(**fields)
+        cfg = ToyModelConfig(**job.fields)
         t0 = time.time()
         print(f"[{time.strftime('%H:%M:%S')}] ({i + 1}/{len(todo)}) {rid} ...", flush=True)
+        extra = {"run_id": rid, "name": name, "group": group, "seed": seed}
+        if args.study == "gbnf":
+            extra.update(gbnf_components=args.components, gbnf_steps=args.steps_per_component)
         try:
-            steps = STEPS_OVERRIDE.get(name, args.steps)
-            train = TrainConfig(**LONG_TRAIN, seed=seed) if name in LONG_NAMES else TrainConfig(steps=steps, seed=seed)
-            res = run_experiment(dataset, cfg, train, out / "runs" / rid,
-                                 progress=False, num_test=args.test_size, grid_resolution=args.grid, extra={"run_id": rid, "name": name, "group": group, "seed": seed})
+            train = (TrainConfig(**LONG_TRAIN, seed=seed) if name in LONG_NAMES
+                     else TrainConfig(steps=job.steps, seed=seed))
+            res = run_experiment(dataset, cfg, train, out / "runs" / rid, progress=False,
+                                 num_test=args.test_size, grid_resolution=args.grid, extra=extra,
+                                 gbnf_options=job.gbnf_options, plot=not args.no_plot)
         except Exception as e:  # record the failure and go on: a failure is a result too
-            res = {"run_id": rid, "name": name, "group": group, "seed": seed, "dataset": dataset,
-                   "error": f"{type(e).__name__}: {e}", "model": cfg.to_dict()}
+            res = {**extra, "dataset": dataset, "error": f"{type(e).__name__}: {e}", "model": cfg.to_dict()}
             print(f"    FAILED: {res['error']}", flush=True)
         with open(out / "results.jsonl", "a") as f:
             f.write(json.dumps(res) + "\n")
@@ -248,9 +273,24 @@ def build_figure(rows: list[dict], out: Path, figure: Path, seed: int = 0) -> No
     plot_density_grid(figure, cells, DATASETS, labels)
 
 
+def _write_between(doc: Path, start: str, end: str, table: str) -> None:
+    text = doc.read_text() if doc.exists() else f"{start}\n{end}\n"
+    if start not in text or end not in text:
+        raise SystemExit(f"{doc} has no {start} ... {end} markers")
+    doc.write_text(text[: text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end):])
+    print(f"table written into {doc}")
+
+
 def cmd_report(args) -> int:
     out = Path(args.out)
     rows = load_results(out)
+    if args.study == "gbnf":
+        table = build_gbnf_table(rows)
+        if args.doc:
+            _write_between(Path(args.doc), "<!-- gbnf_table -->", "<!-- /gbnf_table -->", table)
+        else:
+            print(table)
+        return 0
     finished = [r for r in rows if "metrics" in r]
     planned = {run_id(d, n, s) for d, n, s in plan(STEPS, SEEDS, DATASETS)}
     done = {r["run_id"] for r in finished} & planned
@@ -268,14 +308,7 @@ def cmd_report(args) -> int:
             "paaf_scale": "PAAF input scale, moons scaled by 0.1 and by 10 (floors 1.0085 + 2 log f: "
                           "-3.597 and 5.614; the gap is scale-free)"})
     if args.doc:
-        doc = Path(args.doc)
-        text = doc.read_text() if doc.exists() else "<!-- table -->\n<!-- /table -->\n"
-        start, end = "<!-- table -->", "<!-- /table -->"
-        if start not in text or end not in text:
-            raise SystemExit(f"{doc} has no {start} ... {end} markers")
-        text = text[: text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end):]
-        doc.write_text(text)
-        print(f"table written into {doc}")
+        _write_between(Path(args.doc), "<!-- table -->", "<!-- /table -->", table)
     else:
         print(table)
     if args.figure:
@@ -294,15 +327,22 @@ def main(argv=None) -> int:
     r.add_argument("--datasets", nargs="+", default=DATASETS)
     r.add_argument("--shard", default="0/1", help="k/n: run every n-th job starting at k")
     r.add_argument("--only", nargs="*", help="exact model names (keys of PLAN) to run")
-    r.add_argument("--study", choices=["main", "scale", "long"], default="main",
+    r.add_argument("--study", choices=["main", "scale", "long", "gbnf"], default="main",
                    help="main: the results table; scale: PAAF variants on moons scaled by 0.1 and 10; "
-                        "long: 6000-step runs against the planning numbers")
+                        "long: 6000-step runs against the planning numbers; gbnf: GBNF with the paper's "
+                        "protocol against its single component (default datasets: moons, 8gaussians, rings)")
+    r.add_argument("--components", type=int, default=GBNF_COMPONENTS, help="study gbnf: components C")
+    r.add_argument("--steps-per-component", type=int, default=GBNF_STEPS_PER_COMPONENT,
+                   help="study gbnf: steps S of every component and of the single flow (which also runs C·S)")
+    r.add_argument("--no-plot", action="store_true", help="no density.png per run")
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--test-size", type=int, default=10_000)
     r.add_argument("--grid", type=int, default=150, help="density grid resolution")
     r.set_defaults(fn=cmd_run)
     q = sub.add_parser("report", help="table and figure from the finished runs")
     q.add_argument("--out", default="outputs/toy")
+    q.add_argument("--study", choices=["main", "gbnf"], default="main",
+                   help="gbnf: the GBNF-study table, between <!-- gbnf_table --> markers")
     q.add_argument("--doc", default=None, help="markdown file with <!-- table --> ... <!-- /table --> markers")
     q.add_argument("--figure", default=None, help="PNG path of the density grid")
     q.set_defaults(fn=cmd_report)

@@ -5,6 +5,8 @@ Examples::
     moglow toy --dataset moons --model glow --flow-steps 2 --augment 2 --steps 3000
     moglow toy --dataset 8gaussians --model shared --activation paaf --paaf-init data
     moglow toy --dataset moons --model glow --flow-steps 2 --gbnf 4
+    moglow toy --dataset rings --flow-steps 2 --hidden 16 --gbnf 4 --steps-per-component 1000 \
+        --gbnf-weights uncapped --no-refit          # GBNF with the paper's protocol
 
 ``--steps`` is optimiser steps, as in ``moglow train`` and ``moglow images train``; the flow's
 depth K is ``--flow-steps``.
@@ -19,7 +21,7 @@ HELP = "train a toy 2-D flow (Glow/RealNVP, shared-weight INN, PAAF, augmentatio
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from moglow.commands.common import THREADS_HELP, add_progress
 
-    p.add_argument("--dataset", choices=["moons", "8gaussians"], default="moons", help="2-D target distribution")
+    p.add_argument("--dataset", choices=["moons", "8gaussians", "rings"], default="moons", help="2-D target distribution")
     p.add_argument("--noise", type=float, default=0.1, help="make_moons noise std (raw scale)")
     p.add_argument("--model", choices=["glow", "realnvp", "shared"], default="glow", help="flow family")
     p.add_argument("--flow-steps", type=int, default=4, metavar="K", help="K: flow steps (couplings for realnvp)")
@@ -35,7 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-std", type=float, default=1.0, help="std of the augmented noise")
     p.add_argument("--gbnf", type=int, default=0, help="C > 0: a GBNF mixture of C such flows")
     p.add_argument("--steps", "--train-steps", dest="train_steps", type=int, default=2000,
-                   help="optimiser steps (GBNF: total over components)")
+                   help="optimiser steps (GBNF: total over components, unless --steps-per-component)")
+    p.add_argument("--steps-per-component", type=int, default=None, metavar="S",
+                   help="GBNF, the paper's protocol: every component trains S steps (C·S in all); "
+                        "--steps is then unused")
+    p.add_argument("--gbnf-weights", choices=["capped", "uncapped"], default="capped",
+                   help="GBNF resampling weights: 1/G capped at mean·sqrt(pool) (default) or the paper's plain 1/G")
+    p.add_argument("--no-refit", action="store_true", help="GBNF: no second pass refitting each component")
     p.add_argument("--batch-size", type=int, default=512, help="points per optimiser step")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed of the data, initialisation and batches")
@@ -65,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
                          step_norm=args.step_norm, input_norm=not args.no_input_norm, augment=args.augment,
                          noise_std=args.noise_std, components=args.gbnf)
     train = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    gbnf_options = None
+    if args.gbnf:
+        gbnf_options = {"steps_per_component": args.steps_per_component, "refit": not args.no_refit,
+                        "truncate": args.gbnf_weights == "capped"}
+    elif args.steps_per_component is not None or args.no_refit or args.gbnf_weights != "capped":
+        return report_error("toy", "--steps-per-component, --gbnf-weights and --no-refit need --gbnf C")
     try:
         res = run_experiment(args.dataset, cfg, train, args.out, progress=not args.no_progress, noise=args.noise,
-                             grid_resolution=args.grid, num_test=args.test_size)
+                             grid_resolution=args.grid, num_test=args.test_size, gbnf_options=gbnf_options)
     except USER_ERRORS as e:
         return report_error("toy", e)
     m = res["metrics"]

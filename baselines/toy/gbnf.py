@@ -17,7 +17,12 @@ A mixture ``G(x) = Σ_c w_c g_c(x)`` of flows grown one component at a time:
 
 Resampling weights are truncated at ``mean · √pool`` by default (see
 :func:`resampling_probs`): plain ``1/G`` weights put almost all mass on a few far-tail
-points.
+points. ``truncate=False`` gives the paper's plain ``1/G`` weights.
+
+Two step budgets (:func:`fit_gbnf`): by default ``cfg.steps`` is the *total* over all
+components (equal total steps against a single flow, a setting the paper does not use);
+``steps_per_component=S`` is the paper's protocol: every component trains ``S`` steps,
+as long as the base flow, so ``C`` components cost ``C·S`` steps.
 
 Any toy model serves as component (``FlowModel`` or ``AugmentedFlowModel``; for the latter
 the resampling weights and the line search use its importance-sampled ``log p(x)``).
@@ -163,11 +168,15 @@ def _resampled_batches(dataset: ToyDataset, log_rest: Callable[[Tensor], Tensor]
 
 def fit_gbnf(model: GBNF, dataset: ToyDataset, val_x: Tensor, cfg: TrainConfig, refit: bool = True,
              refit_fraction: float = 1 / 3, pool_factor: int = 4, progress: bool = True,
-             weight_power: float = 1.0, truncate: bool = True) -> dict:
-    """Grow and refit the mixture; ``cfg.steps`` is the TOTAL over all components and passes.
+             weight_power: float = 1.0, truncate: bool = True, steps_per_component: int | None = None) -> dict:
+    """Grow and refit the mixture.
 
-    Each component gets ``steps·(1 − refit_fraction)/C`` steps in the first pass and
-    ``steps·refit_fraction/C`` in the refit pass (no refit: all steps in the first pass).
+    Budget: without ``steps_per_component``, ``cfg.steps`` is the TOTAL over all components
+    and passes: each component gets ``steps·(1 − refit_fraction)/C`` steps in the first pass
+    and ``steps·refit_fraction/C`` in the refit pass (no refit: all steps in the first pass).
+    With ``steps_per_component = S`` (the paper's protocol; ``cfg.steps`` is then unused) each
+    component trains ``S`` steps in the first pass and ``round(S·refit_fraction)`` in the refit
+    pass, if any. The learning-rate schedule (warm-up, cosine) restarts for every component.
     ``weight_power`` and ``truncate``: see :func:`resampling_probs` (1.0 and False is the
     plain ``1/G`` of the method). Returns a history with per-stage validation NLL, weights,
     effective sample sizes of the resampling and wall time.
@@ -177,9 +186,15 @@ def fit_gbnf(model: GBNF, dataset: ToyDataset, val_x: Tensor, cfg: TrainConfig, 
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     num = len(model.components)
     frac = refit_fraction if refit else 0.0
-    first_steps = max(1, round(cfg.steps * (1 - frac) / num))
-    refit_steps = round(cfg.steps * frac / num)
-    history: dict = {"stages": [], "first_steps": first_steps, "refit_steps": refit_steps}
+    if steps_per_component is not None:
+        if steps_per_component < 1:
+            raise ValueError(f"steps_per_component must be >= 1, got {steps_per_component}")
+        first_steps, refit_steps = steps_per_component, round(steps_per_component * frac)
+    else:
+        first_steps = max(1, round(cfg.steps * (1 - frac) / num))
+        refit_steps = round(cfg.steps * frac / num)
+    history: dict = {"stages": [], "first_steps": first_steps, "refit_steps": refit_steps,
+                     "truncate": truncate, "refit": refit}
     t0 = time.perf_counter()
 
     def mixture_without(c: int | None) -> Callable[[Tensor], Tensor] | None:

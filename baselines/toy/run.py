@@ -35,8 +35,12 @@ from baselines.toy.train import TrainConfig, density_on_grid, evaluate, grid_int
 
 def run_experiment(dataset: str, model_cfg: ToyModelConfig, train_cfg: TrainConfig, out_dir: str | Path | None,
                    progress: bool = True, noise: float = 0.1, grid_resolution: int = 150,
-                   plot: bool = True, extra: dict | None = None, num_test: int = 10_000) -> dict:
+                   plot: bool = True, extra: dict | None = None, num_test: int = 10_000,
+                   gbnf_options: dict | None = None) -> dict:
     """Train ``model_cfg`` on ``dataset`` and return (and save, if ``out_dir``) the result dict.
+
+    ``gbnf_options``: keyword arguments of :func:`~baselines.toy.gbnf.fit_gbnf` for a GBNF
+    (e.g. ``{"steps_per_component": 1000, "truncate": False, "refit": False}``).
 
     Metrics (nats per point, see :func:`~baselines.toy.train.evaluate`): test NLL and gap
     to the entropy floor at initialisation and after training, plus the density's integral
@@ -50,7 +54,8 @@ def run_experiment(dataset: str, model_cfg: ToyModelConfig, train_cfg: TrainConf
         from baselines.toy.gbnf import fit_gbnf
 
         t0 = time.perf_counter()
-        history = fit_gbnf(model, ds, make_validation_set(dataset, noise=noise), train_cfg, progress=progress)
+        history = fit_gbnf(model, ds, make_validation_set(dataset, noise=noise), train_cfg, progress=progress,
+                           **(gbnf_options or {}))
         init_metrics = None  # a GBNF has no density before its first component is fitted
     else:
         init_metrics = _init_metrics(model, ds, x_test, train_cfg.seed)
@@ -71,6 +76,7 @@ def run_experiment(dataset: str, model_cfg: ToyModelConfig, train_cfg: TrainConf
     }
     if model_cfg.components:
         result["gbnf_stages"] = history["stages"]
+        result["gbnf_options"] = dict(gbnf_options or {})
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
