@@ -140,10 +140,9 @@ def load_results(out: Path) -> list[dict]:
 def _jobs(args) -> list[Job]:
     """The runs of ``args.study`` (all seeds and datasets, before sharding and ``--only``)."""
     if args.study == "gbnf":
-        datasets = args.datasets if args.datasets != DATASETS else GBNF_DATASETS
-        return gbnf_jobs(args.seeds, datasets, args.components, args.steps_per_component)
+        return gbnf_jobs(args.seeds, args.datasets or GBNF_DATASETS, args.components, args.steps_per_component)
     jobs = []
-    for dataset, name, seed in plan(args.steps, args.seeds, args.datasets, args.study):
+    for dataset, name, seed in plan(args.steps, args.seeds, args.datasets or DATASETS, args.study):
         fields, group = PLAN[name]
         jobs.append(Job(dataset, name, seed, fields, STEPS_OVERRIDE.get(name, args.steps), None, group))
     return jobs
@@ -324,7 +323,8 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="outputs/toy")
     r.add_argument("--steps", type=int, default=STEPS)
     r.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
-    r.add_argument("--datasets", nargs="+", default=DATASETS)
+    r.add_argument("--datasets", nargs="+", default=None,
+                   help=f"default: {' '.join(DATASETS)} (study gbnf: {' '.join(GBNF_DATASETS)})")
     r.add_argument("--shard", default="0/1", help="k/n: run every n-th job starting at k")
     r.add_argument("--only", nargs="*", help="exact model names (keys of PLAN) to run")
     r.add_argument("--study", choices=["main", "scale", "long", "gbnf"], default="main",

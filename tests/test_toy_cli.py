@@ -48,3 +48,37 @@ def test_results_script_is_resumable_and_reports(tmp_path):
     assert "old" not in text and text.startswith("intro") and text.rstrip().endswith("end")
     assert "| Glow K=2 |" in text and "(bound" in text and "2 of" in text
     assert fig.stat().st_size > 5_000
+
+
+def test_moglow_toy_gbnf_paper_protocol_flags(tmp_path):
+    """``--steps-per-component`` trains every component that long; the options are recorded."""
+    rc = main(["toy", "--dataset", "rings", "--flow-steps", "1", "--hidden", "8", "--gbnf", "2",
+               "--steps-per-component", "6", "--gbnf-weights", "uncapped", "--no-refit", "--out", str(tmp_path),
+               "--no-progress", "--test-size", "500", "--grid", "40"])
+    assert rc == 0
+    res = json.loads((tmp_path / "result.json").read_text())
+    assert res["gbnf_options"] == {"steps_per_component": 6, "refit": False, "truncate": False}
+    assert [s["steps"] for s in res["gbnf_stages"]] == [6, 6] and res["metrics"]["floor"] > 1.9
+    assert main(["toy", "--steps-per-component", "6", "--out", str(tmp_path / "x"), "--no-progress"]) == 1
+
+
+def test_results_script_gbnf_study(tmp_path):
+    """``--study gbnf`` runs the four arms per size; ``report --study gbnf`` fills its markers."""
+    script = _script()
+    out = tmp_path / "out"
+    jobs = script.gbnf_jobs([0], ["moons"], components=2, steps=4, hidden=[8])
+    assert [j.steps for j in jobs] == [4, 4, 4, 8] and jobs[0].gbnf_options["truncate"] is False
+    names = [jobs[0].name, jobs[3].name]  # GBNF uncapped and the single flow at equal total steps
+    args = ["run", "--out", str(out), "--study", "gbnf", "--components", "2", "--steps-per-component", "4",
+            "--seeds", "0", "--datasets", "moons", "--only", *names, "--test-size", "500", "--grid", "40",
+            "--no-plot"]
+    assert script.main(args) == 0
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["name"] for r in rows] == names and all("metrics" in r for r in rows)
+    assert rows[0]["gbnf_options"]["steps_per_component"] == 4 and rows[1]["train"]["steps"] == 8
+    assert script.main(args) == 0 and len((out / "results.jsonl").read_text().splitlines()) == 2  # resumable
+    doc = tmp_path / "doc.md"
+    doc.write_text("a\n<!-- gbnf_table -->\nold\n<!-- /gbnf_table -->\nb\n")
+    assert script.main(["report", "--out", str(out), "--study", "gbnf", "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "old" not in text and names[0] in text and "GBNF uncapped − single C·S" in text

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.toy.data import EightGaussians, TwoMoons, get_dataset, make_test_set
+from baselines.toy.data import EightGaussians, Rings, TwoMoons, get_dataset, make_test_set
 
 
-@pytest.mark.parametrize("name", ["moons", "8gaussians"])
+@pytest.mark.parametrize("name", ["moons", "8gaussians", "rings"])
 def test_density_integrates_to_one(name):
     ds = get_dataset(name)
     (x0, x1), (y0, y1) = ds.bounds()
@@ -37,7 +37,7 @@ def test_moons_density_is_the_kde_limit_of_make_moons():
 def test_samples_follow_the_density():
     """Mean −log p over fresh make_moons samples (plain Monte Carlo) agrees with the
     control-variate entropy estimate within a few standard errors."""
-    for ds in (TwoMoons(), EightGaussians()):
+    for ds in (TwoMoons(), EightGaussians(), Rings()):
         x = ds.sample(20000, seed=11)
         nll = -ds.log_prob(x)
         plain, se = nll.mean().item(), nll.std().item() / math.sqrt(len(nll))
@@ -54,13 +54,37 @@ def test_entropy_floors_match_planning_values():
     assert upper - 0.02 < eight.value < upper
 
 
-@pytest.mark.parametrize("name", ["moons", "8gaussians"])
+@pytest.mark.parametrize("name", ["moons", "8gaussians", "rings"])
 def test_stored_entropy_agrees_with_a_fresh_estimate(name):
     """The stored default estimate against a recomputation with another seed."""
     ds = get_dataset(name)
     stored, fresh = ds.entropy(), ds.entropy(30000, seed=77)
     assert "stored" in stored.method and "stored" not in fresh.method
     assert abs(stored.value - fresh.value) < 4 * math.hypot(stored.stderr, fresh.stderr)
+
+
+def test_rings_density_matches_quadrature_over_the_angle():
+    """The closed-form (Bessel) density of the blurred rings against a direct numerical
+    integral of the Gaussian over the ring's angle (2000 midpoints per ring)."""
+    ds = Rings()
+    pts = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.7, 0.7], [1.5, -0.1], [0.0, 2.05], [-1.9, 0.4], [2.6, 0.0]],
+                       dtype=torch.float64)
+    theta = (torch.arange(2000, dtype=torch.float64) + 0.5) * (2 * math.pi / 2000)
+    circle = torch.stack([torch.cos(theta), torch.sin(theta)], 1)
+    var = ds.noise**2
+    dens = sum(torch.exp(-torch.cdist(pts, r * circle).pow(2) / (2 * var)).mean(1) / (2 * math.pi * var)
+               for r in ds.radii) / len(ds.radii)
+    assert torch.allclose(ds.log_prob(pts).exp(), dens, rtol=1e-6, atol=1e-300)
+
+
+def test_rings_floor_is_close_to_the_thin_ring_limit():
+    """For thin rings (σ ≪ R) the entropy is the angle's and the radial Gaussian's:
+    log K + mean_k log(2πR_k) + ½ log(2πeσ²), up to O(σ²/R²)."""
+    ds, ent = Rings(), get_dataset("rings").entropy()
+    thin = (math.log(len(ds.radii)) + np.mean([math.log(2 * math.pi * r) for r in ds.radii])
+            + 0.5 * math.log(2 * math.pi * math.e * ds.noise**2))
+    assert abs(ent.value - thin) < 0.01 and ent.stderr < 1e-3
+    assert abs(ent.value - 1.993) < 0.003  # the stored floor used in docs/results_toy.md
 
 
 def test_moons_entropy_scales_with_noise():

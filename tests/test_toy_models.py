@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from baselines.toy.data import get_dataset, make_test_set, make_validation_set
-from baselines.toy.gbnf import GBNF, fit_gbnf, line_search_weight
+from baselines.toy.gbnf import GBNF, _resampled_batches, fit_gbnf, line_search_weight, resampling_probs
 from baselines.toy.models import ToyModelConfig, build_model, build_single
 from baselines.toy.train import TrainConfig, density_on_grid, evaluate, grid_integral, train_model
 
@@ -105,6 +105,56 @@ def test_gbnf_trains_mixes_and_samples():
     assert np.allclose(torch.bincount(idx, minlength=3).numpy() / 30000, w.numpy(), atol=0.02)
     s = model.sample(500, g)
     assert s.shape == (500, 2) and torch.isfinite(s).all() and math.isfinite(res["nll"])
+
+
+@pytest.mark.parametrize("refit", [False, True])
+def test_gbnf_steps_per_component_trains_each_component_that_long(refit):
+    """The paper's protocol: every component takes ``steps_per_component`` optimiser steps
+    (counted at its loss), whatever ``cfg.steps`` says; a refit pass adds round(S/3) each."""
+    cfg = ToyModelConfig(family="glow", num_steps=1, hidden=8)
+    torch.manual_seed(0)
+    model = GBNF(lambda: build_single(cfg), 3)
+    calls = [0, 0, 0]
+    for c, comp in enumerate(model.components):
+        def counted(x, gen=None, c=c, loss=comp.loss):
+            calls[c] += 1
+            return loss(x, gen)
+        comp.loss = counted
+    hist = fit_gbnf(model, get_dataset("moons"), make_validation_set("moons", n=300),
+                    TrainConfig(steps=1000, **FAST), refit=refit, steps_per_component=7, progress=False)
+    expected = 7 + (round(7 / 3) if refit else 0)
+    assert calls == [expected] * 3 and int(model.num_active) == 3
+    assert [s["steps"] for s in hist["stages"] if s["stage"] == "boost"] == [7, 7, 7]
+    with pytest.raises(ValueError, match="steps_per_component"):
+        fit_gbnf(model, get_dataset("moons"), make_validation_set("moons", n=300), TrainConfig(**FAST),
+                 steps_per_component=0, progress=False)
+
+
+def test_uncapped_weights_are_the_normalised_inverse_density():
+    """``truncate=False`` resamples ∝ 1/G exactly (the paper's weights); the cap only lowers
+    the largest weights to mean·√N. Checked against a direct computation, also inside the
+    batch sampler (its effective sample size on the same pool)."""
+    log_g = torch.randn(500, dtype=torch.float64) * 3
+    direct = (1 / log_g.exp()) / (1 / log_g.exp()).sum()
+    assert torch.allclose(resampling_probs(log_g, truncate=False), direct, rtol=1e-10, atol=0)
+    capped = resampling_probs(log_g, truncate=True)
+    w = 1 / log_g.exp()
+    cap = w.mean() * math.sqrt(len(w))
+    assert torch.allclose(capped, torch.minimum(w, cap) / torch.minimum(w, cap).sum(), rtol=1e-10)
+    assert (w > cap).any() and capped.max() < direct.max()  # the cap binds on this pool
+    ds = get_dataset("8gaussians")
+    log_rest = lambda x: ds.log_prob(x).float() + 0.3 * x[:, 0]  # any fixed "rest" density  # noqa: E731
+    for truncate in (False, True):
+        stats: dict = {}
+        batch = _resampled_batches(ds, log_rest, 64, 4, np.random.default_rng(5), torch.Generator().manual_seed(0),
+                                   stats, truncate=truncate)
+        batch(0)
+        pool = ds.sample(256, generator=np.random.default_rng(5))  # the same pool
+        w = 1 / log_rest(pool).double().exp()
+        if truncate:
+            w = torch.minimum(w, w.mean() * math.sqrt(len(w)))
+        p = w / w.sum()
+        assert math.isclose(stats["ess_fraction"][0], float(1 / p.pow(2).sum() / 256), rel_tol=1e-6)
 
 
 def test_gbnf_state_dict_round_trip():
