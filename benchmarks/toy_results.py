@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.toy_gbnf_study import (  # noqa: E402
-    GBNF_COMPONENTS, GBNF_DATASETS, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs)
+    GBNF_COMPONENTS, GBNF_DATASETS, GBNF_HIDDEN, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs)
 
 DATASETS = ["moons", "8gaussians"]
 SEEDS = [0, 1, 2]
@@ -140,7 +140,8 @@ def load_results(out: Path) -> list[dict]:
 def _jobs(args) -> list[Job]:
     """The runs of ``args.study`` (all seeds and datasets, before sharding and ``--only``)."""
     if args.study == "gbnf":
-        return gbnf_jobs(args.seeds, args.datasets or GBNF_DATASETS, args.components, args.steps_per_component)
+        return gbnf_jobs(args.seeds, args.datasets or GBNF_DATASETS, args.components, args.steps_per_component,
+                         args.hidden)
     jobs = []
     for dataset, name, seed in plan(args.steps, args.seeds, args.datasets or DATASETS, args.study):
         fields, group = PLAN[name]
@@ -334,6 +335,8 @@ def main(argv=None) -> int:
     r.add_argument("--components", type=int, default=GBNF_COMPONENTS, help="study gbnf: components C")
     r.add_argument("--steps-per-component", type=int, default=GBNF_STEPS_PER_COMPONENT,
                    help="study gbnf: steps S of every component and of the single flow (which also runs C·S)")
+    r.add_argument("--hidden", type=int, nargs="+", default=GBNF_HIDDEN,
+                   help="study gbnf: coupling MLP widths of the Glow K=2 component")
     r.add_argument("--no-plot", action="store_true", help="no density.png per run")
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--test-size", type=int, default=10_000)

@@ -70,8 +70,8 @@ def test_results_script_gbnf_study(tmp_path):
     assert [j.steps for j in jobs] == [4, 4, 4, 8] and jobs[0].gbnf_options["truncate"] is False
     names = [jobs[0].name, jobs[3].name]  # GBNF uncapped and the single flow at equal total steps
     args = ["run", "--out", str(out), "--study", "gbnf", "--components", "2", "--steps-per-component", "4",
-            "--seeds", "0", "--datasets", "moons", "--only", *names, "--test-size", "500", "--grid", "40",
-            "--no-plot"]
+            "--seeds", "0", "--datasets", "moons", "--hidden", "8", "--only", *names, "--test-size", "500",
+            "--grid", "40", "--no-plot"]
     assert script.main(args) == 0
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert [r["name"] for r in rows] == names and all("metrics" in r for r in rows)

@@ -21,7 +21,8 @@ HELP = "train a toy 2-D flow (Glow/RealNVP, shared-weight INN, PAAF, augmentatio
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from moglow.commands.common import THREADS_HELP, add_progress
 
-    p.add_argument("--dataset", choices=["moons", "8gaussians", "rings"], default="moons", help="2-D target distribution")
+    p.add_argument("--dataset", choices=["moons", "8gaussians", "rings"], default="moons",
+                   help="2-D target distribution")
     p.add_argument("--noise", type=float, default=0.1, help="make_moons noise std (raw scale)")
     p.add_argument("--model", choices=["glow", "realnvp", "shared"], default="glow", help="flow family")
     p.add_argument("--flow-steps", type=int, default=4, metavar="K", help="K: flow steps (couplings for realnvp)")
