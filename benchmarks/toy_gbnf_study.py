@@ -80,7 +80,9 @@ def _mean_std(values: list[float]) -> str:
 
 def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> str:
     """Markdown: per run name and dataset the test NLL and gap (mean ± std over seeds), then
-    the paired per-seed differences GBNF − single (negative: boosting wins)."""
+    the paired per-seed differences GBNF − single (negative: boosting wins), then what the
+    boosting did (weight left on the first component, effective sample size of the later
+    components' resampling, validation-NLL gain of the later components)."""
     import numpy as np
 
     rows = [r for r in rows if r.get("group") == "gbnf_paper" and "metrics" in r]
@@ -95,6 +97,9 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
     lines = [head]
     diffs = ["| boosting − single, paired by seed | " + " | ".join(datasets) + " |",
              "|---|" + "---:|" * len(datasets)]
+    diag = ["| GBNF run: first component's weight / ESS of later components (fraction of the pool) / "
+            "validation NLL gain of later components | " + " | ".join(datasets) + " |",
+            "|---|" + "---:|" * len(datasets)]
     for h, c, s in configs:
         names = run_names(h, c, s)
         for kind in KINDS:
@@ -119,4 +124,16 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
                     wins = sum(x < 0 for x in dd)
                     cells.append(f"{_mean_std(dd)} ({wins}/{len(dd)} wins)" if dd else "–")
                 diffs.append(f"| h={h}: GBNF {boost} − {single} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + "\n".join(diffs) + "\n"
+            cells = []
+            for d in datasets:
+                runs = list(by.get((names[boost], d), {}).values())
+                if not runs:
+                    cells.append("–")
+                    continue
+                st = [r["gbnf_stages"] for r in runs]
+                w1 = np.mean([x[-1]["weights"][0] for x in st])
+                ess = np.mean([s["ess_fraction_mean"] for x in st for s in x[1:]])
+                gain = np.mean([x[0]["val_nll"] - x[-1]["val_nll"] for x in st])
+                cells.append(f"{w1:.2f} / {ess:.2f} / {gain:.3f}")
+            diag.append(f"| h={h}: GBNF {boost} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(diffs) + "\n\n" + "\n".join(diag) + "\n"
