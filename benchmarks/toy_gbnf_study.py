@@ -123,7 +123,7 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
                     dd = [a[k]["metrics"]["nll"] - b[k]["metrics"]["nll"] for k in both]
                     wins = sum(x < 0 for x in dd)
                     cells.append(f"{_mean_std(dd)} ({wins}/{len(dd)} wins)" if dd else "–")
-                diffs.append(f"| h={h}: GBNF {boost} − {single} | " + " | ".join(cells) + " |")
+                diffs.append(f"| h={h}, S={s}: GBNF {boost} − {single} | " + " | ".join(cells) + " |")
             cells = []
             for d in datasets:
                 runs = list(by.get((names[boost], d), {}).values())
@@ -135,5 +135,5 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
                 ess = np.mean([s["ess_fraction_mean"] for x in st for s in x[1:]])
                 gain = np.mean([x[0]["val_nll"] - x[-1]["val_nll"] for x in st])
                 cells.append(f"{w1:.2f} / {ess:.2f} / {gain:.3f}")
-            diag.append(f"| h={h}: GBNF {boost} | " + " | ".join(cells) + " |")
+            diag.append(f"| h={h}, S={s}: GBNF {boost} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + "\n".join(diffs) + "\n\n" + "\n".join(diag) + "\n"

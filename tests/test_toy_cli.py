@@ -81,4 +81,4 @@ def test_results_script_gbnf_study(tmp_path):
     doc.write_text("a\n<!-- gbnf_table -->\nold\n<!-- /gbnf_table -->\nb\n")
     assert script.main(["report", "--out", str(out), "--study", "gbnf", "--doc", str(doc)]) == 0
     text = doc.read_text()
-    assert "old" not in text and names[0] in text and "GBNF uncapped − single C·S" in text
+    assert "old" not in text and names[0] in text and "S=4: GBNF uncapped − single C·S" in text
