@@ -24,7 +24,7 @@ import numpy as np
 
 from moglow.checkpoint import load_checkpoint
 from moglow.evaluation import metrics as M
-from moglow.evaluation.evaluate import Pipeline, load_heldout, split_files, world_positions
+from moglow.evaluation.heldout import Pipeline, load_heldout, split_files, world_positions
 
 KEYS = ["root_speed_m_s", "height_range_cm", "stride_period_s", "periodicity", "left_right_correlation",
         "jerk_m_s3", "high_frequency_share"]

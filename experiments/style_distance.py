@@ -31,9 +31,10 @@ def main() -> None:
 
     from moglow.checkpoint import load_model
     from moglow.evaluation import metrics as M
-    from moglow.evaluation.evaluate import (JointRoles, Pipeline, cleaned_positions, generate_along_paths,
-                                            load_heldout, split_files)
     from moglow.evaluation.frechet import feature_scale, frechet_between, window_features
+    from moglow.evaluation.generation import generate_along_paths
+    from moglow.evaluation.heldout import Pipeline, cleaned_positions, load_heldout, split_files, world_positions
+    from moglow.evaluation.rows import JointRoles
     from moglow.sampling import optimise_for_sampling
 
     model, ckpt = load_model(args.checkpoint)
@@ -49,7 +50,6 @@ def main() -> None:
         roles = JointRoles.of(fdef, pipe.profile)
         win, stride = int(2 * fps), int(0.5 * fps)
         feats = lambda p: window_features(p[tau:], fps, roles.root, roles.hips, roles.shoulders, win, stride)  # noqa
-        from moglow.evaluation.evaluate import world_positions
         real = [feats(world_positions(s.poses, s, fdef)) for s in seqs]
         sets[("real", style)] = real
         for as_style in args.styles:

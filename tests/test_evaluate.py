@@ -20,8 +20,11 @@ from data_pipeline.scaler import Scaler
 from moglow.checkpoint import data_metadata, load_model, save_checkpoint
 from moglow.config import ExperimentConfig, TrainConfig, experiment_to_dict
 from moglow.evaluation.config import EvaluationConfig
-from moglow.evaluation.evaluate import (CLEANED, GENERATED, METRICS, REFERENCE, Pipeline, evaluate_checkpoint,
-                                        generate_along_paths, heldout_nll, load_heldout)
+from moglow.evaluation.evaluate import evaluate_checkpoint
+from moglow.evaluation.generation import generate_along_paths
+from moglow.evaluation.heldout import Pipeline, load_heldout
+from moglow.evaluation.likelihood import heldout_nll
+from moglow.evaluation.result import CLEANED, GENERATED, METRICS, REFERENCE
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
 
@@ -195,15 +198,15 @@ def test_frechet_rows_compare_like_with_like():
     """A model that reproduced the held-out takes exactly would score exactly the mocap floor;
     with several samples per take the generated set is cut to the same number of windows."""
     from moglow.evaluation.config import EvaluationConfig
-    from moglow.evaluation.evaluate import GENERATED, REFERENCE, _frechet_rows
+    from moglow.evaluation.frechet_rows import add_frechet_rows
 
     rng = np.random.default_rng(0)
     real = [rng.normal(size=(n, 5)) for n in (30, 25, 40, 35)]
     rows = {REFERENCE: {}, GENERATED: {}}
-    _frechet_rows(rows, real, [f.copy() for f in real], EvaluationConfig())
+    add_frechet_rows(rows, real, [f.copy() for f in real], EvaluationConfig())
     assert rows[GENERATED]["frechet_distance"] == pytest.approx(rows[REFERENCE]["frechet_distance"])
     three = [f + rng.normal(scale=0.1, size=f.shape) for f in real for _ in range(3)]
-    _frechet_rows(rows, real, three, EvaluationConfig())
+    add_frechet_rows(rows, real, three, EvaluationConfig())
     assert rows[GENERATED]["frechet_windows"] == rows[REFERENCE]["frechet_windows"] == 30 + 40
 
 

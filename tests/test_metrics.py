@@ -241,7 +241,8 @@ def test_reference_row_is_sensible_on_real_bandai_namco_walks():
 def test_foot_metrics_see_sliding_and_sinking_added_to_real_walks():
     from data_pipeline.config import DataConfig
     from data_pipeline.profiles import load_profile
-    from moglow.evaluation.evaluate import JointRoles, Pipeline, load_heldout, world_positions
+    from moglow.evaluation.heldout import Pipeline, load_heldout, world_positions
+    from moglow.evaluation.rows import JointRoles
 
     files = sorted(_bandai_dataset2().glob("*_walk_*"))[:2]
     prof = load_profile("bandai_namco")

@@ -19,7 +19,8 @@ from data_pipeline.features import FeatureSequence, extract_features, feature_de
 from data_pipeline.profiles import load_profile
 from data_pipeline.scaler import Scaler
 from moglow.evaluation import metrics as M
-from moglow.evaluation.evaluate import JointRoles, motion_heading, world_positions
+from moglow.evaluation.heldout import world_positions
+from moglow.evaluation.rows import JointRoles, motion_heading
 from moglow.evaluation.generators import load_generator_factory, register_generator
 
 FPS, CONTEXT = 20, 10

@@ -20,7 +20,8 @@ from moglow.pretrained.pack import pack_checkpoint
 from moglow.checkpoint import CheckpointError, load_checkpoint, load_model
 from moglow.cli import main
 from moglow.evaluation.config import EvaluationConfig
-from moglow.evaluation.evaluate import EvaluationError, evaluate_checkpoint, split_files
+from moglow.evaluation.evaluate import evaluate_checkpoint
+from moglow.evaluation.heldout import EvaluationError, split_files
 from sampling_testutils import procedural_takes, random_model, tiny_model_config, write_checkpoint
 
 torch.set_num_threads(1)

@@ -19,8 +19,9 @@ from data_pipeline.bvh import read_bvh
 from data_pipeline.errors import InputError
 from data_pipeline.features import FeatureDefinition, FeatureSequence, extract_features
 from data_pipeline.profiles import ProfileError
-from moglow.evaluation.evaluate import EvaluationError, JointRoles, Pipeline, split_files
 from moglow.evaluation.generators import GeneratorSetup
+from moglow.evaluation.heldout import EvaluationError, Pipeline, split_files
+from moglow.evaluation.rows import JointRoles
 
 from .controller import MatchingController
 from .database import MatchingDatabase, MatchingSettings

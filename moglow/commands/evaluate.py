@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from data_pipeline.output_files import refuse_overwrite
     from moglow.cli_checks import MAX_TEMPERATURE, USER_ERRORS, UsageError, check_device, check_range, report_error
     from moglow.evaluation.config import load_evaluation_config
-    from moglow.evaluation.evaluate import EvaluationResult, evaluate_checkpoint, evaluate_reference
+    from moglow.evaluation.evaluate import evaluate_checkpoint, evaluate_reference
     from moglow.evaluation.generators import load_generator_factory
+    from moglow.evaluation.result import EvaluationResult
     from moglow.pretrained import is_pretrained
     from moglow.evaluation.clips import CLIPS_DIR, write_clips
     from moglow.review.evaluation_page import EVALUATION_HTML, write_evaluation_page

@@ -66,8 +66,8 @@ class GeneratorSetup:
 
     Attributes:
         checkpoint: the loaded checkpoint dict (its ``data`` holds the split, scalers, feature
-            definition; :func:`moglow.evaluation.evaluate.split_files` finds its training files).
-        pipeline: the checkpoint's :class:`moglow.evaluation.evaluate.Pipeline`.
+            definition; :func:`moglow.evaluation.heldout.split_files` finds its training files).
+        pipeline: the checkpoint's :class:`moglow.evaluation.heldout.Pipeline`.
         data_dir: the held-out data folder (the split's folder with ``--split``).
         options: generator-specific settings (name -> value); unknown ones are the factory's to reject.
         log: one-line messages. progress: show progress bars.
