@@ -133,7 +133,7 @@ def check_sample(device: torch.device, quick: bool) -> dict:
     """Streaming sampler frames/s (frames x characters per second) for 1 and 100 characters."""
     from moglow.model import MoGlow
     from moglow.model_config import ModelConfig
-    from moglow.sampling import MotionStreamer
+    from moglow.streaming import MotionStreamer
 
     D, C = 63, 3
     cfg = ModelConfig(num_steps=2, hidden=32, tau=10) if quick else ModelConfig(num_steps=16, hidden=512,

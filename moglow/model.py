@@ -44,11 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from moglow.flows.base import Compose, State
-from moglow.flows.coupling import Coupling
+from moglow.flows.base import Compose, PerPart, State
+from moglow.flows.coupling import Coupling, ProjectedCondition
 from moglow.flows.distributions import make_base
 from moglow.flows.glow import glow_step
 from moglow.model_config import ModelConfig
+from moglow.streaming import MotionStreamer
 from data_pipeline.typed_config import ConfigError
 
 
@@ -193,46 +194,20 @@ class MoGlow(nn.Module):
                 proj = proj + F.linear(style_vec, w[:, n:]).unsqueeze(1)
         return proj.split(w.shape[0] // self.cfg.num_steps, dim=-1)
 
-    def _coupling_inputs(self, cond: Tensor | None = None, data_cond: Tensor | None = None,
-                         style_vec: Tensor | None = None) -> list[tuple[Tensor | None, Tensor | None]]:
-        """``(cond, cond_proj)`` for each coupling: the precomputed projections when the
-        coupling networks prefer them (``lstm_impl="stepwise"``, GRU, MLP), else the raw condition."""
+    def _flow_condition(self, cond: Tensor | None = None, data_cond: Tensor | None = None,
+                        style_vec: Tensor | None = None) -> Tensor | PerPart:
+        """The condition :attr:`flow` takes: each coupling's precomputed projection (a
+        :class:`PerPart` of :class:`ProjectedCondition`) when the coupling networks prefer
+        them (``lstm_impl="stepwise"``, GRU, MLP), else the raw condition ``(B, T, cond_dim)``."""
         if cond is not None and (cond.dim() != 3 or cond.shape[-1] != self.cond_dim):
             raise ValueError(f"condition must be (B, T, {self.cond_dim}), got {tuple(cond.shape)}")
         if self.couplings()[0].net.prefers_projection:
-            return [(None, p) for p in self.cond_projections(cond, data_cond, style_vec)]
+            projections = self.cond_projections(cond, data_cond, style_vec)
+            return PerPart(ProjectedCondition(p) for p in projections)
         if cond is None:
             cond = data_cond if style_vec is None else torch.cat(
                 [data_cond, style_vec.unsqueeze(1).expand(-1, data_cond.shape[1], -1)], -1)
-        return [(cond, None)] * len(self.flow.parts)
-
-    # ---- the flow with precomputed projections -------------------------------------------
-    def _states(self, state: State) -> list:
-        return [None] * len(self.flow.parts) if state is None else list(state)
-
-    def _forward(self, x: Tensor, inputs: list, state: State) -> tuple[Tensor, Tensor, State]:
-        states = self._states(state)
-        logdet = 0.0
-        for k, step in enumerate(self.flow.parts):
-            actnorm, linear, coupling = step.parts
-            x, ld_a = actnorm(x)
-            x, ld_l = linear(x)
-            s = None if states[k] is None else states[k][2]
-            x, ld_c, s = coupling.forward_stateful(x, inputs[k][0], s, cond_proj=inputs[k][1])
-            logdet = logdet + ld_a + ld_l + ld_c
-            states[k] = (None, None, s)
-        return x, logdet, tuple(states)
-
-    def _inverse(self, z: Tensor, inputs: list, state: State) -> tuple[Tensor, State]:
-        states = self._states(state)
-        for k in reversed(range(len(self.flow.parts))):
-            actnorm, linear, coupling = self.flow.parts[k].parts
-            s = None if states[k] is None else states[k][2]
-            z, _, s = coupling.inverse_stateful(z, inputs[k][0], s, cond_proj=inputs[k][1])
-            z, _ = linear.inverse(z)
-            z, _ = actnorm.inverse(z)
-            states[k] = (None, None, s)
-        return z, tuple(states)
+        return cond
 
     # ---- likelihood ----------------------------------------------------------------------
     def log_prob(self, batch: dict[str, Tensor]) -> Tensor:
@@ -245,8 +220,8 @@ class MoGlow(nn.Module):
         poses = batch["poses"]
         data = self._data_condition(poses, batch["control"], batch.get("keep"))
         sv = self._style_vector(batch.get("style"), poses.shape[0], data)
-        inputs = self._coupling_inputs(data_cond=data, style_vec=sv)
-        z, logdet, _ = self._forward(poses[:, self.tau:], inputs, None)
+        cond = self._flow_condition(data_cond=data, style_vec=sv)
+        z, logdet, _ = self.flow.forward_stateful(poses[:, self.tau:], cond, None)
         return self.base.log_prob(z) + logdet
 
     forward = log_prob
@@ -256,12 +231,12 @@ class MoGlow(nn.Module):
         ``state`` carries the coupling networks' memory from the previous call (None: fresh)."""
         if x.dim() != 3 or x.shape[-1] != self.pose_dim:
             raise ValueError(f"x must be (B, T, {self.pose_dim}), got {tuple(x.shape)}")
-        z, logdet, state = self._forward(x, self._coupling_inputs(cond), state)
+        z, logdet, state = self.flow.forward_stateful(x, self._flow_condition(cond), state)
         return self.base.log_prob(z) + logdet, state
 
     def latents(self, x: Tensor, cond: Tensor, state: State = None) -> tuple[Tensor, Tensor, State]:
         """``x (B, T, D) -> (z (B, T, D), logdet (B, T), state)``: the flow's forward map."""
-        return self._forward(x, self._coupling_inputs(cond), state)
+        return self.flow.forward_stateful(x, self._flow_condition(cond), state)
 
     # ---- sampling ------------------------------------------------------------------------
     def sample_stateful(self, cond: Tensor, state: State = None, temperature: float = 1.0,
@@ -274,7 +249,8 @@ class MoGlow(nn.Module):
 
     def decode(self, z: Tensor, cond: Tensor, state: State = None) -> tuple[Tensor, State]:
         """The inverse flow: ``z (B, T, D)`` -> ``(x (B, T, D), state)``."""
-        return self._inverse(z, self._coupling_inputs(cond), state)
+        x, _, state = self.flow.inverse_stateful(z, self._flow_condition(cond), state)
+        return x, state
 
     @torch.no_grad()
     def generate(self, context: Tensor, control: Tensor, style: Tensor | None = None,
@@ -292,25 +268,10 @@ class MoGlow(nn.Module):
             progress: show a progress bar (one line when stderr is not a terminal).
 
         Returns:
-            ``(B, T, D)`` generated (normalised) poses.
+            ``(B, T, D)`` generated (normalised) poses: :meth:`moglow.streaming.MotionStreamer.generate`,
+            the one generation loop of the project.
         """
-        tau, la = self.tau, self.lookahead
-        B = context.shape[0]
-        T = control.shape[1] - tau - la
-        if context.shape != (B, tau, self.pose_dim) or T < 1:
-            raise ValueError(f"context must be (B, tau={tau}, {self.pose_dim}) and control longer than "
-                             f"tau + lookahead; got {tuple(context.shape)}, {tuple(control.shape)}")
-        history = torch.cat([context, context.new_zeros(B, T + 1, self.pose_dim)], 1)
-        state = None
-        frames = range(T)
-        if progress:
-            from data_pipeline.progress import progress_bar
-            frames = progress_bar(frames, desc="sampling", unit="frame")
-        for t in frames:
-            cond = self.condition(history[:, t: t + tau + 1], control[:, t: t + tau + 1 + la], None, style)
-            x, state = self.sample_stateful(cond, state, temperature, generator)
-            history[:, tau + t] = x[:, 0]
-        return history[:, tau: tau + T]
+        return MotionStreamer(self, temperature, generator, style).generate(context, control, progress)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -1,16 +1,11 @@
-"""Sampling a trained MoGlow: batches of characters along a path, and a streaming generator.
+"""Sampling a trained MoGlow: batches of characters along a path.
 
-Two ways in:
-
-- :func:`sample_path` / :func:`sample_controls` draw ``N`` samples in one batch (one
-  ``model.generate`` call) and return un-normalised features plus everything needed to place
-  them in the world (:class:`Samples`); :mod:`moglow.export` writes them as BVH and npz.
-- :class:`MotionStreamer` generates one frame per call for interactive use. The recurrent
-  state lives in a :class:`StreamState` that the caller holds and passes back in
-  (``pose, state = streamer.step(control, state)``); nothing is hidden in the model, so any
-  number of independent characters can share a batch, and a state can be copied, kept or
-  dropped freely. Streaming ``T`` frames gives exactly ``model.generate`` with the same
-  generator (tested).
+- :func:`sample_path` / :func:`sample_controls` draw ``N`` samples in one batch and return
+  un-normalised features plus everything needed to place them in the world
+  (:class:`Samples`); :mod:`moglow.export` writes them as BVH and npz.
+- :func:`generate_poses` is the seeded, normalised core they share; its frames are made by
+  :class:`moglow.streaming.MotionStreamer` (the one generation loop of the project, which also
+  streams one frame per call for interactive use; re-exported here with :class:`StreamState`).
 
 Conventions: poses and control inside the model are normalised with the training scalers
 (:class:`SamplingMeta`); the *context* of the first generated frame is ``tau`` poses: a take's own
@@ -60,14 +55,15 @@ from data_pipeline.config import DataConfig
 from data_pipeline.features import (ROTATIONS, FeatureDefinition, integrate_control,
                                     reconstruct_world_positions)
 from data_pipeline.scaler import Scaler
-from moglow.frame_decoder import PRECISIONS, check_precision, frame_decoder
+from moglow.frame_decoder import PRECISIONS
 from moglow.sampling_precision import sampling_decoder
 from moglow.start_bank import StartBank
+from moglow.streaming import MotionStreamer, StreamState
 from data_pipeline.errors import InputError
 from moglow.cli_checks import UsageError
 
 __all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
-           "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]
+           "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]  # the streamer: moglow.streaming
 
 #: how a built-in path's context is chosen (:func:`sample_path`)
 STARTS = ("auto", "bank", "mean")
@@ -102,7 +98,7 @@ class SamplingMeta:
         return float(self.feature_def.fps)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict) -> "SamplingMeta":
+    def from_checkpoint(cls, ckpt: dict) -> SamplingMeta:
         """From a checkpoint dict (:func:`moglow.checkpoint.load_checkpoint`); only plain data is read."""
         from data_pipeline.profiles import SkeletonProfile
         from data_pipeline.typed_config import from_dict
@@ -126,7 +122,7 @@ class SamplingMeta:
                    list(data.get("style_names") or []), bank)
 
     @classmethod
-    def from_prepared(cls, data: Any) -> "SamplingMeta":
+    def from_prepared(cls, data: Any) -> SamplingMeta:
         """From a :class:`data_pipeline.prepare.PreparedData` (or an object with the same attributes)."""
         cfg = getattr(data, "config", None) or DataConfig(fps=data.feature_def.fps)
         return cls(data.feature_def, data.scaler, data.control_scaler, cfg, getattr(data, "profile", None),
@@ -195,8 +191,9 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator | None
 def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperature: float = 1.0,
                    seed: int | None = None, style: Tensor | None = None, progress: bool = False,
                    precision: str = "auto") -> Tensor:
-    """Generate ``T`` frames with a seeded generator: ``model.generate`` (``"fp32"``) or the
-    same draws through the model's frame decoder, under ``torch.inference_mode``.
+    """Generate ``T`` frames with a seeded generator (:meth:`moglow.streaming.MotionStreamer.generate`:
+    the model's own flow, ``model.generate``, or the same draws through the model's frame
+    decoder), under ``torch.inference_mode``.
 
     Args:
         context: ``(N, tau, D)`` normalised context poses.
@@ -216,29 +213,10 @@ def generate_poses(model: nn.Module, context: Tensor, control: Tensor, temperatu
     device = next(model.parameters()).device
     style = None if style is None else style.to(device)
     precision, decoder = sampling_decoder(model, precision, context.shape[0])
-    if decoder is None:
-        with torch.inference_mode():
-            return model.generate(context.to(device), control.to(device), style, temperature=temperature,
-                                  generator=_generator(seed, device), progress=progress)
-    tau, la = model.tau, model.lookahead
-    T = control.shape[1] - tau - la
-    if T < 1:
-        raise UsageError(f"control covers {control.shape[1]} frames; tau + lookahead = {tau + la} leave none to "
-                         "generate")
-    streamer = MotionStreamer(model, temperature, _generator(seed, device), style, precision)
-    streamer.decoder = decoder  # "auto" -> fp32: the float32 decoder (MotionStreamer's fp32 is the model's maths)
-    state = streamer.start(context, control[:, : tau + la])
-    control = control.to(device, torch.float32)
-    frames = range(T)
-    if progress:
-        from data_pipeline.progress import progress_bar
-        frames = progress_bar(frames, desc="sampling", unit="frame")
-    poses = []
+    streamer = MotionStreamer(model, temperature, _generator(seed, device), style, precision,
+                              use_decoder=decoder is not None)
     with torch.inference_mode():
-        for t in frames:
-            pose, state = streamer.step(control[:, tau + la + t], state)
-            poses.append(pose)
-        return torch.stack(poses, 1)
+        return streamer.generate(context, control, progress)
 
 
 @dataclass
@@ -380,136 +358,3 @@ def sample_path(model: nn.Module, meta: SamplingMeta, trajectory, num: int = 1, 
     if trajectory.ground_truth is not None:
         samples.ground_truth = trajectory.ground_truth[tau: tau + samples.num_frames]
     return samples
-
-
-# ============================================================================ streaming
-def _map_batch(state: Any, fn) -> Any:
-    """Apply ``fn`` to every tensor of a nested flow state (tuples / lists / None)."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return fn(state)
-    return type(state)(_map_batch(s, fn) for s in state)
-
-
-@dataclass
-class StreamState:
-    """Everything a stream carries from one frame to the next (the caller owns it).
-
-    Attributes:
-        poses: ``(B, tau, D)`` the last ``tau`` poses, normalised, oldest first.
-        control: ``(B, tau + lookahead, C)`` control of frames ``t - tau … t + lookahead - 1``,
-            normalised.
-        flow: the coupling networks' recurrent state (None before the first frame). Its
-            tensors hold the batch on dim 1 (``(layers, B, hidden)``, as every recurrent
-            conditioner in :mod:`moglow.flows.conditioners`).
-        frame: frames generated so far.
-    """
-
-    poses: Tensor
-    control: Tensor
-    flow: Any = None
-    frame: int = 0
-
-    @property
-    def batch(self) -> int:
-        return int(self.poses.shape[0])
-
-    def select(self, index) -> "StreamState":
-        """The state of some characters only (``index``: int list, slice or bool mask over B)."""
-        if isinstance(index, int):
-            index = [index]
-        idx = index if isinstance(index, slice) else torch.as_tensor(index)
-        return StreamState(self.poses[idx], self.control[idx], _map_batch(self.flow, lambda t: t[:, idx]), self.frame)
-
-
-class MotionStreamer:
-    """Frame-by-frame generation with the state passed explicitly.
-
-    Args:
-        model: the MoGlow model (call :func:`optimise_for_sampling` first for speed).
-        temperature: latent scale (0: z = 0).
-        generator: RNG for the latents (None: torch's global one); the streamer draws exactly
-            what ``model.generate`` would draw with it.
-        style: ``(B,)`` style ids or None.
-        precision: ``"fp32"`` (the model's own maths), ``"bf16"`` or ``"fp16"``: each frame
-            runs through the model's :func:`moglow.frame_decoder.frame_decoder` (built on the
-            first streamer, about a second for the paper-size model), with the same latents.
-
-    Example::
-
-        >>> from moglow.model import ModelConfig, MoGlow
-        >>> model = MoGlow(ModelConfig(num_steps=2, hidden=16, tau=3), pose_dim=6, control_dim=3).eval()
-        >>> streamer = MotionStreamer(model, temperature=0.8, generator=torch.Generator().manual_seed(0))
-        >>> state = streamer.start(torch.zeros(2, 3, 6), torch.zeros(2, 3, 3))  # context (B, tau, D), control (B, tau+L, C)
-        >>> for t in range(5):                                                  # one frame per call, as it arrives
-        ...     pose, state = streamer.step(torch.zeros(2, 3), state)           # control (B, C) -> pose (B, D)
-        >>> pose.shape
-        torch.Size([2, 6])
-    """
-
-    def __init__(self, model: nn.Module, temperature: float = 1.0, generator: torch.Generator | None = None,
-                 style: Tensor | None = None, precision: str = "fp32"):
-        self.model, self.temperature, self.generator, self.style = model, float(temperature), generator, style
-        self.precision = check_precision(precision)
-        self.decoder = None if precision == "fp32" else frame_decoder(model, precision)
-
-    @property
-    def _device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def start(self, context: Tensor, control: Tensor) -> StreamState:
-        """A fresh state.
-
-        Args:
-            context: ``(B, tau, D)`` normalised poses before the first generated frame (zeros:
-                the mean pose).
-            control: ``(B, tau + lookahead, C)`` normalised control of the context frames and of
-                the first ``lookahead`` generated frames.
-        """
-        m = self.model
-        B = context.shape[0]
-        if context.shape != (B, m.tau, m.pose_dim):
-            raise ValueError(f"context must be (B, tau={m.tau}, {m.pose_dim}), got {tuple(context.shape)}")
-        if control.shape != (B, m.tau + m.lookahead, m.control_dim):
-            raise ValueError(f"control must be (B, tau + lookahead = {m.tau + m.lookahead}, {m.control_dim}), "
-                             f"got {tuple(control.shape)}")
-        dev = self._device
-        return StreamState(context.to(dev, torch.float32), control.to(dev, torch.float32), None, 0)
-
-    def start_at_mean(self, control: Tensor) -> StreamState:
-        """A fresh state whose context is the mean pose; ``control`` as in :meth:`start`."""
-        return self.start(torch.zeros(control.shape[0], self.model.tau, self.model.pose_dim), control)
-
-    def step(self, control: Tensor, state: StreamState, z: Tensor | None = None) -> tuple[Tensor, StreamState]:
-        """Generate the next frame.
-
-        Args:
-            control: ``(B, C)`` normalised control of frame ``t + lookahead`` (``t``: the frame
-                being generated; without lookahead, the current frame's own control).
-            state: the state returned by :meth:`start` or the previous :meth:`step`.
-            z: ``(B, D)`` latent to decode instead of drawing one (temperature is then ignored).
-        Returns:
-            ``(pose (B, D) normalised, new state)``; ``state`` itself is left unchanged.
-        """
-        m = self.model
-        B = state.batch
-        dev = state.poses.device
-        if tuple(control.shape) != (B, m.control_dim):
-            raise ValueError(f"control must be (B={B}, {m.control_dim}), got {tuple(control.shape)}")
-        with torch.inference_mode():
-            window = torch.cat([state.control, control.to(dev, torch.float32)[:, None]], 1)  # frames t-tau … t+L
-            history = torch.cat([state.poses, state.poses.new_zeros(B, 1, m.pose_dim)], 1)  # last row unused
-            cond = m.condition(history, window, None, None if self.style is None else self.style.to(dev))
-            if self.decoder is not None:
-                # the draw model.sample_stateful makes, shaped (B, D)
-                z = m.base.sample((B,), self.temperature, self.generator) if z is None else z.to(dev, torch.float32)
-                pose, flow = self.decoder.decode(z.reshape(B, m.pose_dim), cond[:, 0], state.flow)
-            elif z is None:
-                x, flow = m.sample_stateful(cond, state.flow, self.temperature, self.generator)
-                pose = x[:, 0]
-            else:
-                x, flow = m.decode(z.to(dev, torch.float32).reshape(B, 1, m.pose_dim), cond, state.flow)
-                pose = x[:, 0]
-            poses = torch.cat([state.poses, pose[:, None]], 1)[:, 1:]
-        return pose, StreamState(poses, window[:, 1:], flow, state.frame + 1)

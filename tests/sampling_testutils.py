@@ -65,3 +65,20 @@ def write_checkpoint(path: Path, model: MoGlow, data: PreparedData) -> Path:
     cfg = ExperimentConfig(name="sampling-test", data=data.config, model=model.cfg)
     return save_checkpoint({"config": experiment_to_dict(cfg), "model": model.state_dict(), "step": 0,
                             "data": data_metadata(data)}, path)
+
+
+@torch.no_grad()
+def reference_generate(model: MoGlow, context: torch.Tensor, control: torch.Tensor, style: torch.Tensor | None = None,
+                       temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The plain autoregressive loop (``MoGlow.generate`` as it was before every sampler went through
+    :class:`moglow.streaming.MotionStreamer`): a history buffer of poses, the condition of each frame
+    from its slice, one latent draw ``(B, 1, D)`` per frame, the inverse flow with the state carried."""
+    tau, la = model.tau, model.lookahead
+    B, T = context.shape[0], control.shape[1] - tau - la
+    history = torch.cat([context, context.new_zeros(B, T + 1, model.pose_dim)], 1)
+    state = None
+    for t in range(T):
+        cond = model.condition(history[:, t: t + tau + 1], control[:, t: t + tau + 1 + la], None, style)
+        x, state = model.sample_stateful(cond, state, temperature, generator)
+        history[:, tau + t] = x[:, 0]
+    return history[:, tau: tau + T]

@@ -11,9 +11,9 @@ import pytest
 import torch
 from scipy import stats
 
-from moglow.flows import (ActNorm, AdditiveTransform, AffineTransform, Compose, Coupling, LULinear, StandardNormal,
-                          StudentT, TransformFamily, all_initialized, get_transform, glow_flow, glow_step,
-                          register_transform)
+from moglow.flows import (ActNorm, AdditiveTransform, AffineTransform, Compose, Coupling, LULinear, PerPart,
+                          ProjectedCondition, StandardNormal, StudentT, TransformFamily, all_initialized, get_transform,
+                          glow_flow, glow_step, register_transform)
 from moglow.flows.checks import check_bijection
 
 DT = torch.float64
@@ -197,6 +197,27 @@ def test_coupling_leaves_conditioning_half_unchanged_and_uses_condition():
 def test_compose_of_glow_steps_with_lstm():
     make = seeded(lambda: glow_flow(5, 3, cond_features=3, net="lstm", hidden=6, num_layers=2))
     check_bijection(make, rand(2, 4, 5, scale=2.0), rand(2, 4, 3, seed=1))
+
+
+def test_compose_hands_each_part_its_own_condition():
+    """A PerPart condition gives part i its i-th entry (here of different widths, one of them
+    already projected by the coupling's first layer): the same map as running the parts by hand."""
+    torch.manual_seed(4)
+    a, b = Coupling(4, 2, net="mlp", hidden=8).to(DT), Coupling(4, 3, net="mlp", hidden=8, swap=True).to(DT)
+    for c in (a, b):
+        torch.nn.init.normal_(c.net.output_layer.weight, std=0.3)
+    flow = Compose([a, b])
+    x, ca, cb = rand(5, 4), rand(5, 2, seed=1), rand(5, 3, seed=2)
+    conds = PerPart([ca, ProjectedCondition(b.cond_projection(cb))])
+    z, logdet = flow(x, conds)
+    h, ld_a = a(x, ca)
+    z_ref, ld_b = b(h, cb)
+    torch.testing.assert_close(z, z_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(logdet, ld_a + ld_b, rtol=0, atol=1e-12)
+    assert (z - flow(x, PerPart([ca, ProjectedCondition(b.cond_projection(2 * cb))]))[0]).abs().max() > 1e-3
+    torch.testing.assert_close(flow.inverse(z, conds)[0], x, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="2 parts got 1"):
+        flow(x, PerPart([ca]))
 
 
 def test_glow_step_with_mlp_is_a_plain_bijection():

@@ -119,3 +119,26 @@ def test_shipped_models_have_cards_and_load():
             assert needed in card, (m.name, needed)
         model, ckpt = load_model(f"pretrained:{m.name}")
         assert ckpt["data"]["split"]["files"]["test"] and model.pose_dim == ckpt["data"]["pose_dim"]
+
+
+def test_shipped_model_samples_the_frames_it_always_has():
+    """The shipped checkpoint (saved before the model's flow went through ``Compose`` and every sampler
+    through ``MotionStreamer``) loads under the same parameter names and samples the frames it
+    sampled then (recorded with the earlier code; up to BLAS rounding)."""
+    import numpy as np
+
+    from moglow.paths import make_path
+    from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
+
+    require_path(SHIPPED / "bandai2_small.pt", "the shipped model")
+    model, ckpt = load_model("pretrained:bandai2_small")
+    assert set(model.state_dict()) == set(ckpt["model"])
+    meta = SamplingMeta.from_checkpoint(ckpt)
+    path = make_path("circle:radius=3", model.tau + 20, meta.data_config)
+    for optimised in (False, True):
+        if optimised:
+            optimise_for_sampling(model)
+        p = sample_path(model, meta, path, num=1, seed=0, temperature=0.8).poses[0]
+        np.testing.assert_allclose(p[19, ::13], [0.8993, 0.0690, 1.2744, -0.0058, -0.0834], rtol=0, atol=2e-4)
+        assert abs(p[:, 5:].std(0).sum() - 3.6686) < 2e-3
+

@@ -14,9 +14,9 @@ from moglow.cli import main
 from moglow.frame_decoder import FrameDecoder, frame_decoder
 from moglow.model_config import ModelConfig
 from moglow.paths import make_path
-from moglow.sampling import (MotionStreamer, SamplingMeta, generate_poses, optimise_for_sampling, sample_controls,
-                             sample_path)
-from sampling_testutils import prepared_procedural, random_model, tiny_model_config, write_checkpoint
+from moglow.sampling import SamplingMeta, generate_poses, optimise_for_sampling, sample_controls, sample_path
+from moglow.streaming import MotionStreamer
+from sampling_testutils import prepared_procedural, random_model, reference_generate, tiny_model_config, write_checkpoint
 
 torch.set_num_threads(1)
 D, C = 7, 3
@@ -48,6 +48,35 @@ def test_streaming_equals_batched_generate(lookahead):
     assert streamed.shape == (3, 12, D) and state.frame == 12
     torch.testing.assert_close(streamed, batched, rtol=0, atol=1e-6)
     assert batched.std() > 0.1  # not a trivial (constant) output
+
+
+@pytest.mark.parametrize("lookahead,styles,optimised", [(0, 0, False), (2, 3, False), (2, 3, True)])
+def test_every_sampler_makes_the_reference_loops_frames_exactly(lookahead, styles, optimised):
+    """model.generate, generate_poses (fp32), MotionStreamer.generate and a loop of steps are one
+    generation loop: bit for bit the frames of the plain reference loop with the same generator
+    (optimised: stepwise LSTMs, each coupling fed its precomputed share of the condition)."""
+    model = random_model(tiny_model_config(tau=3, lookahead=lookahead, style_embedding=4 if styles else 0), D, C,
+                         num_styles=styles)
+    if optimised:
+        optimise_for_sampling(model)
+    context, control = _inputs(3, 3, 15, lookahead)
+    style = torch.tensor([0, 2, -1]) if styles else None
+    ref = reference_generate(model, context, control, style, 0.8, torch.Generator().manual_seed(5))
+    assert ref.std() > 0.1
+    outputs = {
+        "model.generate": model.generate(context, control, style, 0.8, torch.Generator().manual_seed(5)),
+        "generate_poses": generate_poses(model, context, control, 0.8, seed=5, style=style),
+        "streamer.generate": MotionStreamer(model, 0.8, torch.Generator().manual_seed(5), style).generate(context,
+                                                                                                           control),
+    }
+    streamer = MotionStreamer(model, 0.8, torch.Generator().manual_seed(5), style)
+    state, steps = streamer.start(context, control[:, : 3 + lookahead]), []
+    for t in range(15):
+        pose, state = streamer.step(control[:, 3 + lookahead + t], state)
+        steps.append(pose)
+    outputs["streamer.step"] = torch.stack(steps, 1)
+    for name, out in outputs.items():
+        assert torch.equal(out, ref), name
 
 
 def test_streaming_with_style_equals_generate():

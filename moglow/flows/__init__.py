@@ -1,8 +1,8 @@
 """The flow toolkit: one bijection core for every model in the project."""
 from moglow.flows.actnorm import ActNorm, all_initialized, broadcast_actnorm
-from moglow.flows.base import Bijection, Compose, Inverse, State, StatefulBijection
+from moglow.flows.base import Bijection, Compose, Inverse, PerPart, State, StatefulBijection
 from moglow.flows.conditioners import CouplingNet, GRUNet, LSTMNet, MLPNet, make_net
-from moglow.flows.coupling import Coupling
+from moglow.flows.coupling import Coupling, ProjectedCondition
 from moglow.flows.distributions import BaseDistribution, StandardNormal, StudentT, make_base
 from moglow.flows.glow import glow_flow, glow_step
 from moglow.flows.linear import LULinear
@@ -10,11 +10,11 @@ from moglow.flows.transforms import (AdditiveTransform, AffineTransform, Transfo
                                      get_transform, register_transform)
 
 __all__ = [
-    "Bijection", "StatefulBijection", "Compose", "Inverse", "State",
+    "Bijection", "StatefulBijection", "Compose", "Inverse", "PerPart", "State",
     "ActNorm", "all_initialized", "broadcast_actnorm", "LULinear",
     "TransformFamily", "AffineTransform", "AdditiveTransform", "get_transform", "register_transform",
     "available_transforms",
-    "CouplingNet", "MLPNet", "LSTMNet", "GRUNet", "make_net", "Coupling",
+    "CouplingNet", "MLPNet", "LSTMNet", "GRUNet", "make_net", "Coupling", "ProjectedCondition",
     "BaseDistribution", "StandardNormal", "StudentT", "make_base",
     "glow_step", "glow_flow",
 ]

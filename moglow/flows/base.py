@@ -23,7 +23,7 @@ need ``(batch, time, D)`` exactly. Image bijections act on ``(batch, C, H, W)``
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from torch import Tensor, nn
 
@@ -71,10 +71,28 @@ class StatefulBijection(Bijection):
         return x, logdet
 
 
+class PerPart(tuple):
+    """Conditions for a :class:`Compose`, one per part (part ``i`` gets ``conds[i]``), instead
+    of one condition handed to every part: e.g. MoGlow gives each flow step its coupling's
+    share of the condition, computed for all steps in one product
+    (:class:`moglow.flows.coupling.ProjectedCondition`).
+
+    Example::
+
+        >>> import torch
+        >>> from moglow.flows.actnorm import ActNorm
+        >>> flow = Compose([ActNorm(2), ActNorm(2)])
+        >>> z, logdet = flow(torch.randn(3, 2), PerPart([None, None]))   # one (ignored) condition each
+        >>> z.shape, logdet.shape
+        (torch.Size([3, 2]), torch.Size([3]))
+    """
+
+
 class Compose(StatefulBijection):
     """Bijections applied in order: ``forward`` runs parts first to last, ``inverse`` last to
     first. The recurrent state of a Compose is a tuple with one entry per part (``None`` as a
-    whole means "fresh state for every part")."""
+    whole means "fresh state for every part"). ``cond`` goes to every part, or, given as a
+    :class:`PerPart`, its ``i``-th entry to part ``i``."""
 
     def __init__(self, parts: Iterable[Bijection]):
         super().__init__()
@@ -89,19 +107,27 @@ class Compose(StatefulBijection):
     def _states(self, state: State) -> list:
         return [None] * len(self.parts) if state is None else list(state)
 
+    def _conds(self, cond: Any) -> Sequence:
+        """One condition per part."""
+        if not isinstance(cond, PerPart):
+            return [cond] * len(self.parts)
+        if len(cond) != len(self.parts):
+            raise ValueError(f"Compose of {len(self.parts)} parts got {len(cond)} per-part conditions")
+        return cond
+
     def forward_stateful(self, x, cond, state):
-        states = self._states(state)
+        states, conds = self._states(state), self._conds(cond)
         total = 0.0
         for i, part in enumerate(self.parts):
-            x, ld, states[i] = part.forward_stateful(x, cond, states[i])
+            x, ld, states[i] = part.forward_stateful(x, conds[i], states[i])
             total = total + ld
         return x, _as_logdet(total, x, self.event_dims), tuple(states)
 
     def inverse_stateful(self, z, cond, state):
-        states = self._states(state)
+        states, conds = self._states(state), self._conds(cond)
         total = 0.0
         for i in reversed(range(len(self.parts))):
-            z, ld, states[i] = self.parts[i].inverse_stateful(z, cond, states[i])
+            z, ld, states[i] = self.parts[i].inverse_stateful(z, conds[i], states[i])
             total = total + ld
         return z, _as_logdet(total, z, self.event_dims), tuple(states)
 

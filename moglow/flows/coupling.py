@@ -21,6 +21,7 @@ Example::
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,6 +31,16 @@ from torch import Tensor
 from moglow.flows.base import State, StatefulBijection
 from moglow.flows.conditioners import make_net
 from moglow.flows.transforms import TransformFamily, get_transform
+
+
+@dataclass(frozen=True)
+class ProjectedCondition:
+    """A coupling's condition already mapped by its first layer: ``proj (..., first_width)`` =
+    :meth:`Coupling.cond_projection` of the condition, passed where the condition goes (a model
+    may compute it for many couplings in one product; :class:`moglow.flows.base.PerPart` hands
+    each coupling its own)."""
+
+    proj: Tensor
 
 
 class Coupling(StatefulBijection):
@@ -94,13 +105,16 @@ class Coupling(StatefulBijection):
 
     def cond_projection(self, cond: Tensor) -> Tensor:
         """``cond (..., C) -> (..., first_width)``: what :meth:`forward_stateful` accepts
-        as ``cond_proj`` (a model may compute it for many couplings in one product)."""
+        as a :class:`ProjectedCondition` (a model may compute it for many couplings in one product)."""
         w, b = self.cond_weight()
         return F.linear(cond, w, b)
 
-    def _params(self, x1: Tensor, cond: Tensor | None, state: State, cond_proj: Tensor | None):
-        """The network on ``[x1, cond]`` (or on ``x1`` plus a precomputed ``cond_proj``)."""
+    def _params(self, x1: Tensor, cond: Tensor | ProjectedCondition | None, state: State):
+        """The network on ``[x1, cond]`` (or on ``x1`` plus a precomputed projection of the condition)."""
         layer = self.net.input_layer
+        cond_proj = None
+        if isinstance(cond, ProjectedCondition):
+            cond, cond_proj = None, cond.proj
         if cond_proj is None and self.cond_features:
             if cond is None:
                 raise ValueError(f"this coupling needs a condition of {self.cond_features} features")
@@ -113,20 +127,20 @@ class Coupling(StatefulBijection):
         return self.net.forward_projected(F.linear(x1, layer.weight[:, : self.n_id]) + cond_proj, state)
 
     # ---- the bijection -----------------------------------------------------------------
-    def forward_stateful(self, x: Tensor, cond: Tensor | None, state: State,
-                         cond_proj: Tensor | None = None) -> tuple[Tensor, Tensor, State]:
-        """``x (..., D)``, ``cond (..., C)`` -> ``(z (..., D), logdet (...), state)``.
-        ``cond_proj`` (optional) replaces ``cond``: its precomputed :meth:`cond_projection`."""
+    def forward_stateful(self, x: Tensor, cond: Tensor | ProjectedCondition | None,
+                         state: State) -> tuple[Tensor, Tensor, State]:
+        """``x (..., D)``, ``cond (..., C)`` (or its :class:`ProjectedCondition`) ->
+        ``(z (..., D), logdet (...), state)``."""
         x1, x2 = self.split(x)
-        params, state = self._params(x1, cond, state, cond_proj)
+        params, state = self._params(x1, cond, state)
         y2, logdet = self.transform(x2, params)
         return self.merge(x1, y2), logdet, state
 
-    def inverse_stateful(self, z: Tensor, cond: Tensor | None, state: State,
-                         cond_proj: Tensor | None = None) -> tuple[Tensor, Tensor, State]:
+    def inverse_stateful(self, z: Tensor, cond: Tensor | ProjectedCondition | None,
+                         state: State) -> tuple[Tensor, Tensor, State]:
         """``z (..., D)`` -> ``(x (..., D), logdet (...) = log|det dx/dz|, state)``."""
         z1, z2 = self.split(z)
-        params, state = self._params(z1, cond, state, cond_proj)
+        params, state = self._params(z1, cond, state)
         x2, logdet = self.transform.inverse(z2, params)
         return self.merge(z1, x2), logdet, state
 
@@ -143,4 +157,4 @@ def _match_condition(cond: Tensor, x: Tensor, features: int) -> Tensor:
     return cond
 
 
-__all__ = ["Coupling"]
+__all__ = ["Coupling", "ProjectedCondition"]

@@ -3,7 +3,7 @@ the WebSocket transport and recording.
 
 - :mod:`moglow.live.steering`: desired velocity / click target / wandering -> root trajectory and
   the model's control ``(dx, dz, dtheta)``, with limited turn rate and acceleration;
-- :mod:`moglow.live.characters`: ``B`` characters, one batched :class:`moglow.sampling.MotionStreamer`
+- :mod:`moglow.live.characters`: ``B`` characters, one batched :class:`moglow.streaming.MotionStreamer`
   step per frame, world poses, a history to record from;
 - :mod:`moglow.live.protocol`: the messages (validated JSON in, binary frames out);
 - :mod:`moglow.live.server`: HTTP + WebSocket on one port (``websockets``), the tick loop;

@@ -1,7 +1,7 @@
 """Live characters: steering + one batched model step per frame + world poses + a history to record.
 
-:class:`LiveCharacters` owns ``B`` characters that share one :class:`moglow.sampling.MotionStreamer`
-and one :class:`moglow.sampling.StreamState` (so every frame is one batched model call, whatever
+:class:`LiveCharacters` owns ``B`` characters that share one :class:`moglow.streaming.MotionStreamer`
+and one :class:`moglow.streaming.StreamState` (so every frame is one batched model call, whatever
 ``B`` is). Each frame:
 
 1. :class:`moglow.live.steering.Steering` turns the current requests into each root's next
@@ -33,12 +33,11 @@ import numpy as np
 import torch
 
 from data_pipeline.features import ROTATIONS, reconstruct_world_positions, to_world_frame
-from moglow.frame_decoder import frame_decoder
 from moglow.live.steering import Steering, SteeringLimits
 from moglow.model import MoGlow
-from moglow.sampling import MotionStreamer, SamplingMeta, Samples, StreamState
+from moglow.sampling import SamplingMeta, Samples
+from moglow.streaming import MotionStreamer, StreamState
 from data_pipeline.errors import InputError
-from moglow.cli_checks import UsageError
 
 __all__ = ["LiveCharacters", "LiveFrame", "assign_stream_rows"]
 
@@ -129,14 +128,9 @@ class LiveCharacters:
                                                          None if bank is None else bank.velocity)
         self.steering = Steering(self.num, self.fps, self.limits, seed=seed)
         self.generator = torch.Generator(device=self.device).manual_seed(int(seed))
-        self.streamer = MotionStreamer(model, 1.0, self.generator, None, precision)
-        if precision == "fp32" and self.streamer.decoder is None:
-            # the float32 frame decoder: the same maths (to float rounding) in fewer tensor
-            # operations, about twice as fast per frame for a few characters (LSTM couplings only)
-            try:
-                self.streamer.decoder = frame_decoder(model, "fp32")
-            except UsageError:  # not LSTM couplings
-                pass
+        # fp32: the float32 frame decoder, the same maths (to float rounding) in fewer tensor
+        # operations, about twice as fast per frame for a few characters (LSTM couplings only)
+        self.streamer = MotionStreamer(model, 1.0, self.generator, None, precision, use_decoder=True)
         self.temperature = np.full(self.num, float(temperature))
         names = list(meta.style_names)
         self.style = np.full(self.num, names.index("normal") if "normal" in names else -1, dtype=np.int64)
