@@ -249,8 +249,7 @@ class MoGlow(nn.Module):
 
     def decode(self, z: Tensor, cond: Tensor, state: State = None) -> tuple[Tensor, State]:
         """The inverse flow: ``z (B, T, D)`` -> ``(x (B, T, D), state)``."""
-        x, _, state = self.flow.inverse_stateful(z, self._flow_condition(cond), state)
-        return x, state
+        return self.flow.decode_stateful(z, self._flow_condition(cond), state)
 
     @torch.no_grad()
     def generate(self, context: Tensor, control: Tensor, style: Tensor | None = None,

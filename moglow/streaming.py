@@ -106,6 +106,7 @@ class MotionStreamer:
         self.model, self.temperature, self.generator, self.style = model, float(temperature), generator, style
         self.precision = check_precision(precision)
         self.decoder: FrameDecoder | None = None
+        self._zeros: Tensor | None = None
         if precision != "fp32":
             self.decoder = frame_decoder(model, precision)
         elif use_decoder:
@@ -154,8 +155,10 @@ class MotionStreamer:
         if tuple(control.shape) != (B, m.control_dim):
             raise ValueError(f"control must be (B={B}, {m.control_dim}), got {tuple(control.shape)}")
         with torch.inference_mode():
-            window = torch.cat([state.control, control.to(poses.device, poses.dtype)[:, None]], 1)  # t-tau … t+L
-            history = torch.cat([poses, poses.new_zeros(B, 1, m.pose_dim)], 1)  # the last row is not read
+            if control.dtype != poses.dtype or control.device != poses.device:
+                control = control.to(poses.device, poses.dtype)
+            window = torch.cat([state.control, control[:, None]], 1)  # control of frames t-tau … t+L
+            history = torch.cat([poses, self._zero_row(poses)], 1)  # (B, tau + 1, D): the last row is not read
             cond = m.condition(history, window, None, None if self.style is None else self.style.to(poses.device))
             if z is None:
                 z = m.base.sample(cond.shape[:2], self.temperature, self.generator)  # (B, 1, D)
@@ -163,11 +166,20 @@ class MotionStreamer:
                 z = z.to(poses.device, poses.dtype).reshape(B, 1, m.pose_dim)
             if self.decoder is not None:
                 pose, flow = self.decoder.decode(z[:, 0], cond[:, 0], state.flow)
+                x = pose[:, None]
             else:
                 x, flow = m.decode(z, cond, state.flow)
                 pose = x[:, 0]
-            poses = torch.cat([poses, pose[:, None]], 1)[:, 1:]
+            poses = torch.cat([poses, x], 1)[:, 1:]
         return pose, StreamState(poses, window[:, 1:], flow, state.frame + 1)
+
+    def _zero_row(self, like: Tensor) -> Tensor:
+        """``(B, 1, D)`` zeros like ``like`` (kept between frames: one allocation per batch shape)."""
+        row = self._zeros
+        if row is None or row.shape[0] != like.shape[0] or row.dtype != like.dtype or row.device != like.device:
+            with torch.inference_mode():
+                row = self._zeros = like.new_zeros(like.shape[0], 1, like.shape[2])
+        return row
 
     def generate(self, context: Tensor, control: Tensor, progress: bool = False) -> Tensor:
         """``T`` frames along a known control signal, from a fresh state.

@@ -53,6 +53,12 @@ class Bijection(nn.Module):
         x, logdet = self.inverse(z, cond)
         return x, logdet, state
 
+    def decode_stateful(self, z: Tensor, cond: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """``inverse_stateful`` without the log-det: ``(x, state)`` (sampling needs no log-det;
+        :class:`Compose` then skips summing its parts')."""
+        x, _, state = self.inverse_stateful(z, cond, state)
+        return x, state
+
     @property
     def is_recurrent(self) -> bool:
         return False
@@ -117,19 +123,25 @@ class Compose(StatefulBijection):
 
     def forward_stateful(self, x, cond, state):
         states, conds = self._states(state), self._conds(cond)
-        total = 0.0
+        total = None
         for i, part in enumerate(self.parts):
             x, ld, states[i] = part.forward_stateful(x, conds[i], states[i])
-            total = total + ld
+            total = ld if total is None else total + ld
         return x, _as_logdet(total, x, self.event_dims), tuple(states)
 
     def inverse_stateful(self, z, cond, state):
         states, conds = self._states(state), self._conds(cond)
-        total = 0.0
+        total = None
         for i in reversed(range(len(self.parts))):
             z, ld, states[i] = self.parts[i].inverse_stateful(z, conds[i], states[i])
-            total = total + ld
+            total = ld if total is None else total + ld
         return z, _as_logdet(total, z, self.event_dims), tuple(states)
+
+    def decode_stateful(self, z, cond, state):
+        states, conds = self._states(state), self._conds(cond)
+        for i in reversed(range(len(self.parts))):
+            z, states[i] = self.parts[i].decode_stateful(z, conds[i], states[i])
+        return z, tuple(states)
 
 
 class Inverse(Bijection):
@@ -157,7 +169,7 @@ class Inverse(Bijection):
         return self.inner.forward_stateful(z, cond, state)
 
 
-def _as_logdet(total, x: Tensor, event_dims: int) -> Tensor:
+def _as_logdet(total: Tensor | float | None, x: Tensor, event_dims: int) -> Tensor:
     """A zero log-det tensor of the right shape when no part contributed one."""
     if isinstance(total, Tensor):
         return total

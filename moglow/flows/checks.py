@@ -65,7 +65,8 @@ def check_bijection(
         perturb: std of the noise added to every parameter before checking.
         check_params: require every parameter to receive a non-zero gradient.
 
-    Checks: inverse(forward(x)) == x; forward and inverse log-dets sum to 0; the log-det
+    Checks: inverse(forward(x)) == x (and ``decode_stateful`` gives the inverse's x); forward and
+    inverse log-dets sum to 0; the log-det
     equals log|det| of the autograd Jacobian (per example, summed over time for sequences)
     and examples do not mix; every parameter gets a gradient; a save/load round trip gives
     the same output and log-det. Returns the checked module.
@@ -84,6 +85,8 @@ def check_bijection(
     assert err < atol * max(1.0, x.abs().max().item()), f"inverse(forward(x)) != x (max error {err:.3g})"
     ld_err = (logdet + logdet_inv).abs().max().item()
     assert ld_err < atol * max(1.0, logdet.abs().max().item()), f"forward + inverse log-det != 0 ({ld_err:.3g})"
+    x_decoded, _ = bij.decode_stateful(z, cond, None)
+    assert torch.equal(x_decoded, bij.inverse_stateful(z, cond, None)[0]), "decode_stateful != inverse_stateful"
 
     example_logdet = logdet.reshape(x.shape[0], -1).sum(1)
     jac_logdet, cross = _log_abs_det_per_example(lambda v: bij.forward(v, cond)[0], x)
