@@ -4,10 +4,11 @@ Steps:
 
 1. Read the held-out BVH files and extract their features with the *checkpoint's own*
    pipeline (its data config, skeleton profile, feature definition and scalers; nothing is
-   re-fitted), optionally cropped to ``max_seconds``.
-2. Held-out NLL with data dropout off, in nats and bits per frame (:func:`heldout_nll`).
-3. For every take, ``num_samples`` motions generated along the take's own control path,
-   seeded with its first ``tau`` real poses (:func:`generate_along_paths`).
+   re-fitted), optionally cropped to ``max_seconds`` (:mod:`moglow.evaluation.heldout`).
+2. Held-out NLL with data dropout off, in nats and bits per frame
+   (:func:`moglow.evaluation.likelihood.heldout_nll`).
+3. For every take, ``num_samples`` motions generated along the take's own control path, seeded
+   with its first ``tau`` real poses (:func:`moglow.evaluation.generation.generate_along_paths`).
 4. The same metrics (:mod:`moglow.evaluation.metrics`, :mod:`moglow.evaluation.frechet`)
    on the generated motion as the model makes it (``generated``: the raw model), on what the
    user gets (``cleaned``: on the training skeleton with the feet cleaned up, as every output

@@ -27,7 +27,7 @@ class EvaluationResult:
 
     Attributes:
         info: what was evaluated (checkpoint, step, data folder, files, fps, settings).
-        nll: :func:`heldout_nll`'s dict, or None (reference-only).
+        nll: :func:`moglow.evaluation.likelihood.heldout_nll`'s dict, or None (reference-only).
         rows: ``{"mocap": {...}, "generated": {...}}`` (metric name -> value; None: not defined).
         clips: the first takes as :class:`moglow.evaluation.clips.EvaluationClip` (``clips=N`` of
             :func:`moglow.evaluation.evaluate.evaluate_checkpoint`; not in the JSON).
