@@ -135,10 +135,10 @@ def test_shipped_model_samples_the_frames_it_always_has():
     assert set(model.state_dict()) == set(ckpt["model"])
     meta = SamplingMeta.from_checkpoint(ckpt)
     path = make_path("circle:radius=3", model.tau + 20, meta.data_config)
-    for optimised in (False, True):
+    for optimised, precision in ((False, "fp32"), (True, "fp32"), (True, "auto")):  # auto: the fp32 decoder
         if optimised:
             optimise_for_sampling(model)
-        p = sample_path(model, meta, path, num=1, seed=0, temperature=0.8).poses[0]
+        p = sample_path(model, meta, path, num=1, seed=0, temperature=0.8, precision=precision).poses[0]
         np.testing.assert_allclose(p[19, ::13], [0.8993, 0.0690, 1.2744, -0.0058, -0.0834], rtol=0, atol=2e-4)
         assert abs(p[:, 5:].std(0).sum() - 3.6686) < 2e-3
 
