@@ -157,20 +157,28 @@ class MotionStreamer:
         with torch.inference_mode():
             if control.dtype != poses.dtype or control.device != poses.device:
                 control = control.to(poses.device, poses.dtype)
-            window = torch.cat([state.control, control[:, None]], 1)  # control of frames t-tau … t+L
-            history = torch.cat([poses, self._zero_row(poses)], 1)  # (B, tau + 1, D): the last row is not read
-            cond = m.condition(history, window, None, None if self.style is None else self.style.to(poses.device))
-            if z is None:
-                z = m.base.sample(cond.shape[:2], self.temperature, self.generator)  # (B, 1, D)
-            else:
-                z = z.to(poses.device, poses.dtype).reshape(B, 1, m.pose_dim)
-            if self.decoder is not None:
-                pose, flow = self.decoder.decode(z[:, 0], cond[:, 0], state.flow)
-                x = pose[:, None]
-            else:
-                x, flow = m.decode(z, cond, state.flow)
-                pose = x[:, 0]
-            poses = torch.cat([poses, x], 1)[:, 1:]
+            return self._advance(torch.cat([state.control, control[:, None]], 1), state, z)
+
+    def _advance(self, window: Tensor, state: StreamState, z: Tensor | None = None) -> tuple[Tensor, StreamState]:
+        """The frame after ``state`` given ``window (B, tau + 1 + lookahead, C)``, the control of
+        frames ``t - tau … t + lookahead`` (:meth:`step`; :meth:`generate` slices it from the whole
+        signal). Runs in inference mode (the caller's)."""
+        m = self.model
+        B = state.batch
+        poses = state.poses
+        history = torch.cat([poses, self._zero_row(poses)], 1)  # (B, tau + 1, D): the last row is not read
+        cond = m.condition(history, window, None, None if self.style is None else self.style.to(poses.device))
+        if z is None:
+            z = m.base.sample(cond.shape[:2], self.temperature, self.generator)  # (B, 1, D)
+        else:
+            z = z.to(poses.device, poses.dtype).reshape(B, 1, m.pose_dim)
+        if self.decoder is not None:
+            pose, flow = self.decoder.decode(z[:, 0], cond[:, 0], state.flow)
+            x = pose[:, None]
+        else:
+            x, flow = m.decode(z, cond, state.flow)
+            pose = x[:, 0]
+        poses = torch.cat([poses, x], 1)[:, 1:]
         return pose, StreamState(poses, window[:, 1:], flow, state.frame + 1)
 
     def _zero_row(self, like: Tensor) -> Tensor:
@@ -204,7 +212,8 @@ class MotionStreamer:
             from data_pipeline.progress import progress_bar
             frames = progress_bar(frames, desc="sampling", unit="frame")
         poses = []
-        for t in frames:
-            pose, state = self.step(control[:, tau + la + t], state)
-            poses.append(pose)
+        with torch.inference_mode():
+            for t in frames:  # what step() does with control[:, tau + la + t], the window sliced, not built
+                pose, state = self._advance(control[:, t: t + tau + 1 + la], state)
+                poses.append(pose)
         return torch.stack(poses, 1)
