@@ -88,6 +88,14 @@ def test_evaluate_checkpoint_end_to_end(walks, checkpoint, tmp_path):
     assert gen["diversity_cm"] > 0 and ref["diversity_cm"] is None
     # like with like: both rows measured against the same real half, with as many windows
     assert gen["frechet_distance"] > 0 and gen["frechet_windows"] == ref["frechet_windows"] > 0
+    # the parts: each group's d² is a Fréchet distance of a sub-vector, never above the whole vector's by more
+    # than rounding (dropping dimensions cannot increase the 2-Wasserstein distance between Gaussians)
+    for row in (gen, ref):
+        parts = row["frechet_parts"]
+        assert set(parts) == {"mean_pose", "pose_std", "joint_speed"}
+        for part in parts.values():
+            assert 0 <= part["mean_term"] <= part["d2"] + 1e-9 <= row["frechet_distance"] * (1 + 1e-9) + 1e-9
+            assert part["spread"] > 0
     # a random model's joints are not a rigid skeleton; the mocap's are
     assert gen["bone_length_cv_mean"] > 100 * ref["bone_length_cv_mean"]
     for key in ("jerk_m_s3", "penetration_fraction", "foot_contact_fraction"):

@@ -306,5 +306,7 @@ def test_frechet_parts_names_the_group_that_differs():
     assert abs(parts["mean_pose"]["d2"] - 9 * 0.25) < tol
     assert parts["pose_std"]["d2"] < tol
     assert abs(parts["joint_speed"]["d2"] - 3.0) < tol and parts["joint_speed"]["mean_term"] < tol
+    assert abs(parts["pose_std"]["spread"] - 9.0) < 0.5          # 9 unit-variance columns
+    assert abs(frechet_parts(b, a)["joint_speed"]["spread"] - 12.0) < 0.5   # 3 columns of variance 4
     with pytest.raises(ValueError):
         frechet_parts(a[:, :-1], b[:, :-1])

@@ -136,13 +136,16 @@ def frechet_parts(features_a: np.ndarray | Sequence[np.ndarray], features_b: np.
 
     For each group of :func:`feature_groups` (the number of joints is read from the 7·J
     columns), the d² of that group alone and its mean-difference term ``|μ₁ − μ₂|²`` (the rest
-    of the group's d² is the covariance term). The groups' d² do not add up to the whole
+    of the group's d² is the covariance term), and ``spread``, the total variance tr Σ of the
+    group over ``features_a``'s windows (how much that kind of feature varies from window to
+    window; compare it with the reference set's). The groups' d² do not add up to the whole
     vector's d² (cross-group covariances are left out); they say which kind of feature differs.
 
     Args:
         features_a, features_b: (N, 7·J) arrays, or lists of them. scale: as :func:`frechet_between`.
     Returns:
-        ``{group: {"d2": float, "mean_term": float}}``, or None when either set has fewer than 2 vectors.
+        ``{group: {"d2": float, "mean_term": float, "spread": float}}``, or None when either set has fewer
+        than 2 vectors.
 
     Example::
 
@@ -163,7 +166,8 @@ def frechet_parts(features_a: np.ndarray | Sequence[np.ndarray], features_b: np.
     out = {}
     for name, cols in feature_groups(a.shape[1] // 7).items():
         (m1, c1), (m2, c2) = gaussian_fit(a[:, cols]), gaussian_fit(b[:, cols])
-        out[name] = {"d2": frechet_distance(m1, c1, m2, c2), "mean_term": float(np.sum((m1 - m2) ** 2))}
+        out[name] = {"d2": frechet_distance(m1, c1, m2, c2), "mean_term": float(np.sum((m1 - m2) ** 2)),
+                     "spread": float(np.trace(np.atleast_2d(c1)))}
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .config import EvaluationConfig
-from .frechet import feature_scale, frechet_between
+from .frechet import feature_scale, frechet_between, frechet_parts
 from .result import CLEANED, GENERATED, REFERENCE
 
 
@@ -20,13 +20,17 @@ def add_frechet_rows(rows: dict[str, dict], real_feats: list[np.ndarray], gen_fe
     """Fréchet distances measured like with like: the takes are split into alternate halves A
     and B; the mocap row is d²(real A, real B) (the noise floor) and the generated row is
     d²(generated for the takes of A, real B), with the generated windows subsampled (seeded)
-    to the number of real windows in A, so both rows share the reference set and sample size."""
+    to the number of real windows in A, so both rows share the reference set and sample size.
+    Each row also gets ``frechet_parts`` (:func:`~moglow.evaluation.frechet.frechet_parts`: the d² of
+    each feature group alone, its mean term and the row's window-to-window spread), for the
+    evaluation's JSON."""
     keep = [i for i, f in enumerate(real_feats) if f.shape[0]]
     usable = [real_feats[i] for i in keep]
     scale = feature_scale(usable) if usable and cfg.frechet.standardise else None
     half_a, half_b = usable[0::2], usable[1::2]
     rows[REFERENCE]["frechet_distance"] = (frechet_between(half_a, half_b, scale) if half_a and half_b else None)
     rows[REFERENCE]["frechet_windows"] = int(sum(f.shape[0] for f in half_a))
+    rows[REFERENCE]["frechet_parts"] = _parts(half_a, half_b, scale)
     if gen_feats is not None:
         _frechet_generated(rows, GENERATED, keep, real_feats, gen_feats, half_a, half_b, scale)
     if cleaned_feats is not None:
@@ -50,6 +54,14 @@ def _frechet_generated(rows: dict[str, dict], name: str, keep: list[int], real_f
         g = g[np.sort(np.random.default_rng(0).choice(g.shape[0], size=n, replace=False))]
     rows[name]["frechet_distance"] = frechet_between(g, half_b, scale) if half_b and g.shape[0] else None
     rows[name]["frechet_windows"] = int(g.shape[0])
+    rows[name]["frechet_parts"] = _parts([g] if g.shape[0] else [], half_b, scale)
+
+
+def _parts(a: list[np.ndarray], b: list[np.ndarray], scale: Any) -> dict | None:
+    """:func:`frechet_parts` for window features of :func:`window_features`' layout (7·J columns), else None."""
+    if not a or not b or b[0].shape[1] % 7:
+        return None
+    return frechet_parts(a, b, scale)
 
 
 __all__ = ["add_frechet_rows"]
