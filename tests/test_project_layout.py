@@ -55,9 +55,6 @@ LONG_MARKER = "Long because:"
 #: Folders whose files are not the project's own code (vendored, installed or built).
 NOT_OURS = {".git", ".venv", "venv", "node_modules", "vendor", "vendored", "build", "dist", "__pycache__", ".eggs",
             ".mypy_cache", ".pytest_cache", ".ruff_cache", "shared"}
-#: TEMPORARY (issue 16): files other branches are splitting right now. Empty this once they have
-#: merged; test_pending_split_is_current names the entries that are no longer needed.
-PENDING_SPLIT: set[str] = set()
 
 
 def _python_files(root: Path) -> list[Path]:
@@ -85,17 +82,9 @@ def _offenders(root: Path) -> dict[str, int]:
 
 def test_no_file_is_long_without_a_reason():
     """Split a long file by job (each file's name says what is inside), or give the one-line reason."""
-    offenders = {name: n for name, n in _offenders(REPO_ROOT).items() if name not in PENDING_SPLIT}
+    offenders = _offenders(REPO_ROOT)
     assert not offenders, (f"files over {MAX_LINES} lines with no '{LONG_MARKER} ...' line in their module "
                            f"docstring: " + ", ".join(f"{name} ({n} lines)" for name, n in sorted(offenders.items())))
-
-
-def test_pending_split_is_current():
-    """Every PENDING_SPLIT entry is still a long file without a reason: one that has been split
-    (or given its reason) must leave the list, so that the rule covers it again."""
-    offenders = _offenders(REPO_ROOT)
-    done = sorted(name for name in PENDING_SPLIT if name not in offenders)
-    assert not done, f"remove from PENDING_SPLIT in {Path(__file__).name} (no longer long without a reason): {done}"
 
 
 def test_long_file_rule_sees_a_long_file_and_its_reason(tmp_path):
