@@ -132,6 +132,74 @@ def test_paaf_smoothed_gradient_matches_the_expected_loss():
     assert abs(g_path.item() - fd) > 0.3 * abs(fd), (g_path.item(), fd)
 
 
+def _exact_paaf_logdet(act: PAAF, x):
+    """The unsmoothed log-det, written independently: Σ_d log s_d[piece], piece = #{b_j ≤ x}."""
+    b, _, _ = act.knots()
+    piece = (x[:, :, None] >= b[None]).sum(-1)  # (N, D) in [0, M]
+    one_hot = torch.nn.functional.one_hot(piece, act.num_breakpoints + 1).to(x.dtype)  # (N, D, M+1)
+    return (one_hot * act.log_slopes[None]).sum((1, 2))
+
+
+@pytest.mark.parametrize("mode", ["plain", "smoothed"])
+def test_paaf_logdet_gradient_plain_is_autograd_of_the_exact_log_det(mode):
+    """``plain``: the log-det's gradient w.r.t. every parameter (breakpoints, slopes, offset)
+    and the input is autograd of the exact expression (zero for the breakpoints and the
+    input); ``smoothed``: same value, but the breakpoints and the input get the surrogate's
+    non-zero gradient."""
+    from baselines.toy.paaf import smooth_grad_for
+
+    torch.manual_seed(0)
+    act = PAAF(2, num_breakpoints=4, init="fixed", span=(-1.5, 1.5),
+               smooth_grad=smooth_grad_for(mode, 0.05)).double()
+    with torch.no_grad():
+        act.log_slopes.copy_(torch.randn(2, 5, dtype=torch.float64) * 0.5)
+    x = _x(300, 2, scale=1.5).requires_grad_(True)
+    params = [act.start, act.raw_gaps, act.log_slopes, act.offset, x]
+    _, ld = act(x)
+    ref = _exact_paaf_logdet(act, x)
+    assert torch.allclose(ld, ref)
+    got = torch.autograd.grad(ld.sum(), params, allow_unused=True)
+    want = torch.autograd.grad(ref.sum(), params, allow_unused=True)
+    zeros = [torch.zeros_like(p) for p in params]
+    got = [g if g is not None else z for g, z in zip(got, zeros)]
+    want = [w if w is not None else z for w, z in zip(want, zeros)]
+    assert want[2].abs().sum() > 0  # the slopes' gradient: the counts per piece
+    for name, g, w in zip(["start", "raw_gaps", "log_slopes", "offset", "x"], got, want):
+        if mode == "plain" or name in ("log_slopes", "offset"):
+            assert torch.allclose(g, w), name
+        else:  # the surrogate moves the breakpoints and the input, the exact log-det does not
+            assert g.abs().sum() > 1e-3 and w.abs().sum() == 0, name
+
+
+@pytest.mark.parametrize("mode", ["plain", "smoothed"])
+def test_leaky_relu_logdet_gradient_modes(mode):
+    from baselines.toy.paaf import LEAKY_SMOOTH_GRAD, smooth_grad_for
+
+    act = LeakyReLU(0.5, smooth_grad=smooth_grad_for(mode, LEAKY_SMOOTH_GRAD))
+    x = _x(200, 2).requires_grad_(True)
+    _, ld = act(x)
+    ref = (x < 0).to(x.dtype).sum(-1) * math.log(0.5)
+    assert torch.allclose(ld, ref)
+    if mode == "plain":  # the exact log-det is constant in x: autograd gives no gradient at all
+        assert not ld.requires_grad
+    else:
+        (g,) = torch.autograd.grad(ld.sum(), x)
+        assert g.abs().sum() > 0
+
+
+@pytest.mark.parametrize("activation", ["leaky", "paaf"])
+def test_shared_step_passes_the_logdet_gradient_mode(activation):
+    from baselines.toy.models import ToyModelConfig, build_model
+
+    for mode, on in (("plain", False), ("smoothed", True)):
+        cfg = ToyModelConfig(family="shared", num_steps=2, activation=activation, logdet_gradient=mode)
+        acts = [m for m in build_model(cfg).modules() if isinstance(m, (PAAF, LeakyReLU))]
+        assert acts and all((a.smooth_grad > 0) == on for a in acts)
+        assert ("plain gradient" in cfg.label()) == (not on)
+    with pytest.raises(ValueError):
+        shared_step(2, activation=activation, logdet_gradient="exact")
+
+
 def test_augmentation_noise_entropy_and_whitening():
     aug = Augmentation(Shift(5), data_dim=2, extra_dims=3, noise_std=0.5)
     assert math.isclose(aug.noise_entropy(), 1.5 * math.log(2 * math.pi * math.e * 0.25))

@@ -4,6 +4,7 @@ Examples::
 
     moglow toy --dataset moons --model glow --flow-steps 2 --augment 2 --steps 3000
     moglow toy --dataset 8gaussians --model shared --activation paaf --paaf-init data
+    moglow toy --dataset moons --model shared --activation paaf --logdet-gradient plain
     moglow toy --dataset moons --model glow --flow-steps 2 --gbnf 4
     moglow toy --dataset rings --flow-steps 2 --hidden 16 --gbnf 4 --steps-per-component 1000 \
         --gbnf-weights uncapped --no-refit          # GBNF with the paper's protocol
@@ -33,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paaf-init", choices=["fixed", "data"], default="data",
                    help="PAAF breakpoints: evenly on [-2, 2] or at quantiles of the first batch")
     p.add_argument("--step-norm", action="store_true", help="ActNorm inside the shared step, before the activation")
+    p.add_argument("--logdet-gradient", choices=["smoothed", "plain"], default="smoothed",
+                   help="shared INN: the activation's log-det gradient from the sigmoid-smoothed surrogate "
+                        "(default) or plain autograd of the exact log-det (the thesis's setting)")
     p.add_argument("--no-input-norm", action="store_true", help="no ActNorm on the shared INN's input")
     p.add_argument("--augment", type=int, default=0, help="k extra Gaussian noise dimensions")
     p.add_argument("--noise-std", type=float, default=1.0, help="std of the augmented noise")
@@ -71,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     cfg = ToyModelConfig(family=args.model, num_steps=args.flow_steps, hidden=args.hidden, num_layers=args.layers,
                          activation=args.activation, num_breakpoints=args.breakpoints, paaf_init=args.paaf_init,
-                         step_norm=args.step_norm, input_norm=not args.no_input_norm, augment=args.augment,
+                         step_norm=args.step_norm, input_norm=not args.no_input_norm,
+                         logdet_gradient=args.logdet_gradient, augment=args.augment,
                          noise_std=args.noise_std, components=args.gbnf)
     train = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     gbnf_options = None

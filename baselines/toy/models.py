@@ -61,6 +61,7 @@ class ToyModelConfig:
     paaf_span: tuple = (-2.0, 2.0)
     step_norm: bool = False         # ActNorm inside the shared step, before the activation
     input_norm: bool = True         # ActNorm on the input of the shared INN
+    logdet_gradient: str = "smoothed"  # activation log-det gradient: "smoothed" surrogate | "plain" autograd
     # augmentation
     augment: int = 0                # k extra noise dimensions
     noise_std: float = 1.0          # σ of the appended noise
@@ -75,6 +76,8 @@ class ToyModelConfig:
             name = f"shared INN K={self.num_steps} {act}" + (" +stepnorm" if self.step_norm else "")
             if not self.input_norm:
                 name += " (no input norm)"
+            if self.logdet_gradient != "smoothed":
+                name += f" [{self.logdet_gradient} gradient]"
         else:
             name = f"{'Glow' if self.family == 'glow' else 'RealNVP'} K={self.num_steps} h={self.hidden}"
         if self.augment:
@@ -113,7 +116,8 @@ def build_bijection(cfg: ToyModelConfig, dim: int) -> Bijection:
     if cfg.family == "shared":
         inn = shared_inn(dim, cfg.num_steps, activation=cfg.activation, normalize=cfg.step_norm,
                          negative_slope=cfg.negative_slope, num_breakpoints=cfg.num_breakpoints,
-                         paaf_init=cfg.paaf_init, paaf_span=tuple(cfg.paaf_span))
+                         paaf_init=cfg.paaf_init, paaf_span=tuple(cfg.paaf_span),
+                         logdet_gradient=cfg.logdet_gradient)
         return Compose([ActNorm(dim), inn, ActNorm(dim)] if cfg.input_norm else [inn, ActNorm(dim)])
     raise ValueError(f"unknown toy model family {cfg.family!r}; choose one of {FAMILIES}")
 

@@ -27,6 +27,21 @@ from torch import Tensor, nn
 from moglow.flows.base import Bijection
 from data_pipeline.errors import InputError
 
+#: how the log-det's gradient is taken: ``"smoothed"`` (the sigmoid surrogate below, the
+#: default) or ``"plain"`` (autograd of the exact, piecewise-constant log-det, as in
+#: Juschak 2023)
+LOGDET_GRADIENTS = ("smoothed", "plain")
+#: default surrogate widths (fractions of a breakpoint gap / of the batch std)
+PAAF_SMOOTH_GRAD, LEAKY_SMOOTH_GRAD = 0.05, 0.03
+
+
+def smooth_grad_for(logdet_gradient: str, width: float) -> float:
+    """``smooth_grad`` of :class:`PAAF` / :class:`LeakyReLU` for a ``LOGDET_GRADIENTS`` mode
+    (``width`` when ``"smoothed"``, 0 when ``"plain"``)."""
+    if logdet_gradient not in LOGDET_GRADIENTS:
+        raise ValueError(f"logdet_gradient must be one of {LOGDET_GRADIENTS}, got {logdet_gradient!r}")
+    return width if logdet_gradient == "smoothed" else 0.0
+
 
 def _inverse_softplus(x: Tensor) -> Tensor:
     return x + torch.log(-torch.expm1(-x))
@@ -64,7 +79,7 @@ class PAAF(Bijection):
 
     def __init__(self, num_features: int, num_breakpoints: int = 8, init: str = "fixed",
                  span: tuple[float, float] = (-2.0, 2.0), min_gap: float = 1e-3, leaky_init: float = 1.0,
-                 smooth_grad: float = 0.05):
+                 smooth_grad: float = PAAF_SMOOTH_GRAD):
         super().__init__()
         if num_breakpoints < 1:
             raise InputError(f"PAAF needs at least one breakpoint, got {num_breakpoints}")
@@ -162,7 +177,7 @@ class LeakyReLU(Bijection):
     0.91, τ = 0.01–0.03 std 0.996, τ = 0.1 std 0.52.
     """
 
-    def __init__(self, negative_slope: float = 0.5, smooth_grad: float = 0.03):
+    def __init__(self, negative_slope: float = 0.5, smooth_grad: float = LEAKY_SMOOTH_GRAD):
         super().__init__()
         if not negative_slope > 0:
             raise ValueError(f"LeakyReLU is invertible only for a positive slope, got {negative_slope}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from baselines.toy.paaf import PAAF, LeakyReLU
+from baselines.toy.paaf import LEAKY_SMOOTH_GRAD, PAAF, PAAF_SMOOTH_GRAD, LeakyReLU, smooth_grad_for
 from moglow.flows.actnorm import ActNorm
 from moglow.flows.base import Bijection, Compose
 from moglow.flows.linear import LULinear
@@ -74,7 +74,8 @@ class SharedWeightFlow(Bijection):
 
 
 def shared_step(dim: int, activation: str = "leaky", normalize: bool = False, negative_slope: float = 0.5,
-                num_breakpoints: int = 8, paaf_init: str = "fixed", paaf_span: tuple[float, float] = (-2.0, 2.0)) -> Compose:
+                num_breakpoints: int = 8, paaf_init: str = "fixed", paaf_span: tuple[float, float] = (-2.0, 2.0),
+                logdet_gradient: str = "smoothed") -> Compose:
     """One step ``LULinear -> (ActNorm | Shift) -> activation``.
 
     Args:
@@ -84,12 +85,15 @@ def shared_step(dim: int, activation: str = "leaky", normalize: bool = False, ne
             a plain learnable bias: the activation then sees normalised inputs.
         negative_slope: the Leaky ReLU's slope for x < 0.
         num_breakpoints, paaf_init, paaf_span: the PAAF's options (see :class:`PAAF`).
+        logdet_gradient: ``"smoothed"`` (the activation's log-det takes its gradient from the
+            sigmoid surrogate) or ``"plain"`` (autograd of the exact log-det, ``smooth_grad=0``).
     """
     parts: list[Bijection] = [LULinear(dim), ActNorm(dim) if normalize else Shift(dim)]
     if activation == "leaky":
-        parts.append(LeakyReLU(negative_slope))
+        parts.append(LeakyReLU(negative_slope, smooth_grad_for(logdet_gradient, LEAKY_SMOOTH_GRAD)))
     elif activation == "paaf":
-        parts.append(PAAF(dim, num_breakpoints, init=paaf_init, span=paaf_span))
+        parts.append(PAAF(dim, num_breakpoints, init=paaf_init, span=paaf_span,
+                          smooth_grad=smooth_grad_for(logdet_gradient, PAAF_SMOOTH_GRAD)))
     else:
         raise ValueError(f"unknown activation {activation!r}; choose 'leaky' or 'paaf'")
     return Compose(parts)
