@@ -22,6 +22,12 @@ from whatever is in the JSONL, writes it into ``docs/results_toy.md`` between th
 
     nice -n 10 python benchmarks/toy_results.py run --out outputs/toy_gbnf --study gbnf
     python benchmarks/toy_results.py report --out outputs/toy_gbnf --study gbnf --doc docs/results_toy.md
+
+``--study plain_gradient``: the shared INN (PAAF, Leaky ReLU) with the plain log-det gradient
+against the smoothed surrogate, and PAAF's input per application (``benchmarks/toy_paaf_study.py``)::
+
+    nice -n 5 python benchmarks/toy_results.py run --out outputs/toy_plain --study plain_gradient --no-plot
+    python benchmarks/toy_results.py report --out outputs/toy_plain --study plain_gradient --doc docs/results_toy.md
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.toy_gbnf_study import (  # noqa: E402
     GBNF_COMPONENTS, GBNF_DATASETS, GBNF_HIDDEN, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs)
+from benchmarks.toy_paaf_study import build_plain_gradient_table, plain_gradient_jobs  # noqa: E402
 
 DATASETS = ["moons", "8gaussians"]
 SEEDS = [0, 1, 2]
@@ -142,6 +149,8 @@ def _jobs(args) -> list[Job]:
     if args.study == "gbnf":
         return gbnf_jobs(args.seeds, args.datasets or GBNF_DATASETS, args.components, args.steps_per_component,
                          args.hidden)
+    if args.study == "plain_gradient":
+        return plain_gradient_jobs(args.seeds, args.datasets or DATASETS, args.steps)
     jobs = []
     for dataset, name, seed in plan(args.steps, args.seeds, args.datasets or DATASETS, args.study):
         fields, group = PLAN[name]
@@ -284,10 +293,10 @@ def _write_between(doc: Path, start: str, end: str, table: str) -> None:
 def cmd_report(args) -> int:
     out = Path(args.out)
     rows = load_results(out)
-    if args.study == "gbnf":
-        table = build_gbnf_table(rows)
+    if args.study in ("gbnf", "plain_gradient"):
+        table = build_gbnf_table(rows) if args.study == "gbnf" else build_plain_gradient_table(rows, out)
         if args.doc:
-            _write_between(Path(args.doc), "<!-- gbnf_table -->", "<!-- /gbnf_table -->", table)
+            _write_between(Path(args.doc), f"<!-- {args.study}_table -->", f"<!-- /{args.study}_table -->", table)
         else:
             print(table)
         return 0
@@ -328,10 +337,11 @@ def main(argv=None) -> int:
                    help=f"default: {' '.join(DATASETS)} (study gbnf: {' '.join(GBNF_DATASETS)})")
     r.add_argument("--shard", default="0/1", help="k/n: run every n-th job starting at k")
     r.add_argument("--only", nargs="*", help="exact model names (keys of PLAN) to run")
-    r.add_argument("--study", choices=["main", "scale", "long", "gbnf"], default="main",
+    r.add_argument("--study", choices=["main", "scale", "long", "gbnf", "plain_gradient"], default="main",
                    help="main: the results table; scale: PAAF variants on moons scaled by 0.1 and 10; "
                         "long: 6000-step runs against the planning numbers; gbnf: GBNF with the paper's "
-                        "protocol against its single component (default datasets: moons, 8gaussians, rings)")
+                        "protocol against its single component (default datasets: moons, 8gaussians, rings); "
+                        "plain_gradient: shared INN with the plain vs the smoothed log-det gradient")
     r.add_argument("--components", type=int, default=GBNF_COMPONENTS, help="study gbnf: components C")
     r.add_argument("--steps-per-component", type=int, default=GBNF_STEPS_PER_COMPONENT,
                    help="study gbnf: steps S of every component and of the single flow (which also runs C·S)")
@@ -344,8 +354,9 @@ def main(argv=None) -> int:
     r.set_defaults(fn=cmd_run)
     q = sub.add_parser("report", help="table and figure from the finished runs")
     q.add_argument("--out", default="outputs/toy")
-    q.add_argument("--study", choices=["main", "gbnf"], default="main",
-                   help="gbnf: the GBNF-study table, between <!-- gbnf_table --> markers")
+    q.add_argument("--study", choices=["main", "gbnf", "plain_gradient"], default="main",
+                   help="gbnf / plain_gradient: that study's tables, between <!-- gbnf_table --> "
+                        "(<!-- plain_gradient_table -->) markers")
     q.add_argument("--doc", default=None, help="markdown file with <!-- table --> ... <!-- /table --> markers")
     q.add_argument("--figure", default=None, help="PNG path of the density grid")
     q.set_defaults(fn=cmd_report)
