@@ -82,3 +82,26 @@ def test_results_script_gbnf_study(tmp_path):
     assert script.main(["report", "--out", str(out), "--study", "gbnf", "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "old" not in text and names[0] in text and "S=4: GBNF uncapped − single C·S" in text
+
+
+def test_results_script_plain_gradient_study(tmp_path):
+    """``--study plain_gradient``: the same shared INN with both log-det gradients; the report
+    has the paired difference and PAAF's input at each of the K applications."""
+    script = _script()
+    out = tmp_path / "out"
+    jobs = script.plain_gradient_jobs([0, 1], ["moons"], steps=4)
+    assert [j.fields["logdet_gradient"] for j in jobs[:4]] == ["plain"] * 4  # plain runs first
+    names = ["shared INN +PAAF, plain gradient", "shared INN +PAAF, smoothed gradient"]
+    args = ["run", "--out", str(out), "--study", "plain_gradient", "--steps", "4", "--seeds", "0",
+            "--datasets", "moons", "--only", *names, "--test-size", "500", "--grid", "40", "--no-plot"]
+    assert script.main(args) == 0
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["model"]["logdet_gradient"] for r in rows] == ["plain", "smoothed"]
+    assert script.main(args) == 0 and len((out / "results.jsonl").read_text().splitlines()) == 2  # resumable
+    doc = tmp_path / "doc.md"
+    doc.write_text("a\n<!-- plain_gradient_table -->\nold\n<!-- /plain_gradient_table -->\nb\n")
+    assert script.main(["report", "--out", str(out), "--study", "plain_gradient", "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "old" not in text and "| shared INN +PAAF | " in text and "(plain better in " in text
+    stats = [line for line in text.splitlines() if line.startswith("| shared INN +PAAF, plain gradient | moons |")]
+    assert len(stats) == 1 and stats[0].count(" / ") == 2 * 8  # K = 8 applications, 3 numbers each
