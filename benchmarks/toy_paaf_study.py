@@ -61,7 +61,8 @@ def plain_gradient_jobs(seeds: list[int], datasets: list[str], steps: int) -> li
 def activation_input_stats(model, x) -> list[dict]:
     """Per application k = 1..K of a shared INN's activation, on inputs ``x (N, 2)``: the mean
     and std of the activation's input (averaged over the features), and for a PAAF the
-    fraction of inputs outside its breakpoints' range ``[b_1, b_M]`` (averaged over features)."""
+    fraction of inputs outside its breakpoints' range ``[b_1, b_M]`` and the fraction in its most
+    populated linear piece (1: the activation is affine on the data), averaged over features."""
     import torch
 
     from baselines.toy.paaf import PAAF
@@ -83,6 +84,9 @@ def activation_input_stats(model, x) -> list[dict]:
                 b = act.knots()[0]
                 outside = (x < b[:, 0]) | (x > b[:, -1])
                 row["outside"] = float(outside.to(x.dtype).mean())
+                piece = (x[:, :, None] >= b[None]).sum(-1)  # (N, D) piece index in [0, M]
+                counts = torch.stack([torch.bincount(piece[:, j], minlength=b.shape[1] + 1) for j in range(x.shape[1])])
+                row["busiest"] = float((counts.max(1).values / x.shape[0]).mean())
             out.append(row)
             x = act(x)[0]
     return out
@@ -157,13 +161,13 @@ def _stats_table(by: dict, out: Path, datasets: list[str], make_test_set, seed: 
                 stats = activation_input_stats(_load(out, r), make_test_set(d))
                 if head is None:
                     k = len(stats)
-                    head = ["| PAAF input (|mean| / std / outside) at application k | dataset | "
+                    head = ["| PAAF input (|mean| / std / outside / busiest) at application k | dataset | "
                             + " | ".join(str(i + 1) for i in range(k)) + " |", "|---|---|" + "---:|" * k]
                 lines.append(f"| {pg_name(prefix, g)} | {d} | "
-                             + " | ".join(f"{s['mean']:.2f} / {s['std']:.2f} / {s['outside']:.2f}" for s in stats)
+                             + " | ".join(f"{s['mean']:.2f} / {s['std']:.2f} / {s['outside']:.2f} / {s['busiest']:.2f}" for s in stats)
                              + " |")
     if head is None:
         return ""
     return (f"_Seed {seed}, the {len(make_test_set(datasets[0]))} test points; |mean| and std of the activation's "
             "input averaged over the 2 features; outside = fraction of inputs beyond the outermost breakpoints "
-            "(where PAAF is affine)._\n\n" + "\n".join(head + lines) + "\n")
+            "(where PAAF is affine); busiest = fraction of inputs in the most populated of the 9 linear pieces._\n\n" + "\n".join(head + lines) + "\n")

@@ -104,4 +104,4 @@ def test_results_script_plain_gradient_study(tmp_path):
     text = doc.read_text()
     assert "old" not in text and "| shared INN +PAAF | " in text and "(plain better in " in text
     stats = [line for line in text.splitlines() if line.startswith("| shared INN +PAAF, plain gradient | moons |")]
-    assert len(stats) == 1 and stats[0].count(" / ") == 2 * 8  # K = 8 applications, 3 numbers each
+    assert len(stats) == 1 and stats[0].count(" / ") == 3 * 8  # K = 8 applications, 4 numbers each
