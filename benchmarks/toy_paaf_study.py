@@ -97,7 +97,7 @@ def _load(out: Path, r: dict):
 
     from baselines.toy.models import ToyModelConfig, build_model
 
-    ck = torch.load(out / "runs" / r["run_id"] / "model.pt", weights_only=False)
+    ck = torch.load(out / "runs" / r["run_id"] / "model.pt", weights_only=True)  # plain data: no unpickling
     model = build_model(ToyModelConfig.from_dict(ck["model"]))
     model.load_state_dict(ck["state_dict"])
     return model.eval()
