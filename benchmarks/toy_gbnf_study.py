@@ -68,7 +68,8 @@ def gbnf_jobs(seeds: list[int], datasets: list[str], components: int = GBNF_COMP
     return jobs
 
 
-def _mean_std(values: list[float]) -> str:
+def mean_std(values: list[float]) -> str:
+    """Mean ± sample std to 3 decimals; a single value as it is; no value: a dash."""
     import numpy as np
 
     if not values:
@@ -111,7 +112,7 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
                 walls += [r["train_wall_s"] for r in ok]
                 if ok:
                     params = str(ok[0]["num_parameters"])
-                cells += [_mean_std([r["metrics"]["nll"] for r in ok]), _mean_std([r["metrics"]["gap"] for r in ok])]
+                cells += [mean_std([r["metrics"]["nll"] for r in ok]), mean_std([r["metrics"]["gap"] for r in ok])]
             wall = f"{np.mean(walls):.0f}" if walls else "–"
             lines.append(f"| {name} | {params} | " + " | ".join(cells) + f" | {wall} | {len(seeds)} |")
         for boost in ("uncapped", "capped"):
@@ -122,7 +123,7 @@ def build_gbnf_table(rows: list[dict], datasets: list[str] = GBNF_DATASETS) -> s
                     both = sorted(set(a) & set(b))
                     dd = [a[k]["metrics"]["nll"] - b[k]["metrics"]["nll"] for k in both]
                     wins = sum(x < 0 for x in dd)
-                    cells.append(f"{_mean_std(dd)} ({wins}/{len(dd)} wins)" if dd else "–")
+                    cells.append(f"{mean_std(dd)} ({wins}/{len(dd)} wins)" if dd else "–")
                 diffs.append(f"| h={h}, S={s}: GBNF {boost} − {single} | " + " | ".join(cells) + " |")
             cells = []
             for d in datasets:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.toy_gbnf_study import Job, _mean_std
+from benchmarks.toy_gbnf_study import Job, mean_std
 
 PG_DATASETS = ["moons", "8gaussians"]
 PAAF_FIELDS = dict(family="shared", num_steps=8, activation="paaf", paaf_init="data")
@@ -130,15 +130,15 @@ def build_plain_gradient_table(rows: list[dict], out: Path | None = None, datase
                 seeds |= {r["seed"] for r in ok}
                 walls += [r["train_wall_s"] for r in ok]
                 params = str(ok[0]["num_parameters"]) if ok else params
-                cells += [_mean_std([r["metrics"]["nll"] for r in ok]), _mean_std([r["metrics"]["gap"] for r in ok]),
-                          _mean_std([r["final_train_loss"] for r in ok if r.get("final_train_loss") is not None])]
+                cells += [mean_std([r["metrics"]["nll"] for r in ok]), mean_std([r["metrics"]["gap"] for r in ok]),
+                          mean_std([r["final_train_loss"] for r in ok if r.get("final_train_loss") is not None])]
             wall = f"{np.mean(walls):.0f}" if walls else "–"
             lines.append(f"| {name} | {params} | " + " | ".join(cells) + f" | {wall} | {len(seeds)} |")
         cells = []
         for d in datasets:
             a, b = by.get((pg_name(prefix, "plain"), d), {}), by.get((pg_name(prefix, "smoothed"), d), {})
             dd = [a[k]["metrics"]["gap"] - b[k]["metrics"]["gap"] for k in sorted(set(a) & set(b))]
-            cells.append(f"{_mean_std(dd)} (plain better in {sum(x < 0 for x in dd)}/{len(dd)})" if dd else "–")
+            cells.append(f"{mean_std(dd)} (plain better in {sum(x < 0 for x in dd)}/{len(dd)})" if dd else "–")
         diffs.append(f"| {prefix} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n\n" + "\n".join(diffs) + "\n"
     if out is not None:

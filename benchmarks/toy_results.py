@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.toy_gbnf_study import (  # noqa: E402
-    GBNF_COMPONENTS, GBNF_DATASETS, GBNF_HIDDEN, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs)
+    GBNF_COMPONENTS, GBNF_DATASETS, GBNF_HIDDEN, GBNF_STEPS_PER_COMPONENT, Job, build_gbnf_table, gbnf_jobs, mean_std)
 from benchmarks.toy_paaf_study import build_plain_gradient_table, plain_gradient_jobs  # noqa: E402
 
 DATASETS = ["moons", "8gaussians"]
@@ -205,16 +205,6 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _mean_std(values: list[float]) -> str:
-    import numpy as np
-
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
-
-
 def build_table(rows: list[dict], datasets: list[str] = DATASETS, groups: dict = GROUP_TITLES) -> str:
     import numpy as np
 
@@ -236,10 +226,10 @@ def build_table(rows: list[dict], datasets: list[str] = DATASETS, groups: dict =
                 seeds |= {r["seed"] for r in ok}
                 if ok:
                     params = str(ok[0]["num_parameters"])
-                    nll = _mean_std([r["metrics"]["nll"] for r in ok])
-                    gap = _mean_std([r["metrics"]["gap"] for r in ok])
+                    nll = mean_std([r["metrics"]["nll"] for r in ok])
+                    gap = mean_std([r["metrics"]["gap"] for r in ok])
                     if "nll_bound" in ok[0]["metrics"]:
-                        gap += f" (bound {_mean_std([r['metrics']['gap_bound'] for r in ok])})"
+                        gap += f" (bound {mean_std([r['metrics']['gap_bound'] for r in ok])})"
                     wall = f"{np.mean([r['train_wall_s'] for r in ok]):.0f}"
                     cells += [nll, gap, wall]
                 elif bad:
