@@ -24,6 +24,7 @@ from moglow.evaluation.evaluate import evaluate_checkpoint
 from moglow.evaluation.generation import generate_along_paths
 from moglow.evaluation.heldout import Pipeline, load_heldout
 from moglow.evaluation.likelihood import heldout_nll
+from moglow.evaluation.rows import PER_TAKE_KEYS
 from moglow.evaluation.result import CLEANED, GENERATED, METRICS, REFERENCE
 from moglow.model import MoGlow
 from moglow.model_config import ModelConfig
@@ -107,6 +108,13 @@ def test_evaluate_checkpoint_end_to_end(walks, checkpoint, tmp_path):
     assert clean["bone_length_cv_mean"] < 1e-9 < gen["bone_length_cv_mean"]
     assert clean["penetration_fraction"] <= gen["penetration_fraction"]
     assert clean["frechet_windows"] == ref["frechet_windows"] and clean["path_error_cm"] < 1e-3
+    # each take's own numbers, for paired tests across held-out paths: named by file, and (the takes
+    # being equally long) averaging back to the pooled row
+    for row in (ref, gen, clean):
+        assert len(row["per_take"]) == 3 and all(name.endswith(".bvh") for name in row["per_take"])
+        assert all(set(t) == set(PER_TAKE_KEYS) for t in row["per_take"].values())
+        per = [t["jerk_m_s3"] for t in row["per_take"].values()]
+        assert np.mean(per) == pytest.approx(row["jerk_m_s3"], rel=1e-9) and np.ptp(per) > 0
     raw_only = evaluate_checkpoint(checkpoint, root, cfg, device="cpu", progress=False, cleanup=False)
     assert CLEANED not in raw_only.rows and raw_only.rows[GENERATED]["jerk_m_s3"] == pytest.approx(gen["jerk_m_s3"])
     # too little data for the Fréchet covariance and the gait metrics: said, not hidden

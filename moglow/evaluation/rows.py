@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 from collections.abc import Sequence
@@ -76,6 +77,7 @@ class RowInputs:
         path_xz: (F, 2) the commanded root path, metres. heading: (F,) the commanded heading, rad.
         first: frames before this one are context: not scored, but used to smooth the
             motion's heading the way the data pipeline smooths a whole take.
+        name: the take's source file, naming its entry in a row's ``per_take`` table.
     """
 
     motions: np.ndarray
@@ -83,6 +85,7 @@ class RowInputs:
     path_xz: np.ndarray
     heading: np.ndarray
     first: int = 0
+    name: str = ""
 
 
 def motion_heading(positions: np.ndarray, roles: JointRoles, data_config: DataConfig, fps: float) -> np.ndarray:
@@ -98,13 +101,33 @@ def motion_heading(positions: np.ndarray, roles: JointRoles, data_config: DataCo
         return heading_angles(fwd)
 
 
+#: the per-take metrics a row keeps for paired tests across held-out paths (scalars only; the
+#: Fréchet distance needs more windows than one take has)
+PER_TAKE_KEYS = ("foot_skating_cm_s", "foot_skating_fraction", "penetration_fraction", "bone_length_cv_mean",
+                 "jerk_m_s3", "gait_high_frequency_share", "gait_periodicity", "diversity_cm",
+                 "heading_error_deg", "root_speed_m_s")
+
+
 def row_metrics(takes: Sequence[RowInputs], roles: JointRoles, fps: float, cfg: EvaluationConfig,
                 data_config: DataConfig) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """Every per-motion metric of one row, averaged over takes and samples.
+    """Every per-motion metric of one row, averaged over takes and samples, and each take's
+    scalar metrics (``PER_TAKE_KEYS``, averaged over its samples) under ``row["per_take"]``:
+    ``{take name: {metric: value}}``, for paired tests across held-out paths.
 
     Returns:
         (row dict, per-take window features (N, D) for the Fréchet distance).
     """
+    row, feats = _pooled_metrics(takes, roles, fps, cfg, data_config)
+    row["per_take"] = {}
+    for i, take in enumerate(takes):
+        one, _ = _pooled_metrics([take], roles, fps, cfg, data_config)
+        row["per_take"][take.name or f"take {i}"] = {k: one.get(k) for k in PER_TAKE_KEYS}
+    return row, feats
+
+
+def _pooled_metrics(takes: Sequence[RowInputs], roles: JointRoles, fps: float, cfg: EvaluationConfig,
+                    data_config: DataConfig) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """:func:`row_metrics` without the per-take table."""
     fc = cfg.feet
     skate, pen, jerk, div, perr, herr, speed = {}, {}, M.Mean(), M.Mean(), M.Mean(), M.Mean(), M.Mean()
     per_joint = [M.Mean() for _ in roles.feet]
@@ -182,7 +205,8 @@ def reference_rows(seqs: Sequence[FeatureSequence], fdef: FeatureDefinition, rol
         real = world_positions(seq.poses, seq, fdef)
         b = seq.num_frames - lookahead
         xz, theta = integrate_control(seq.control, seq.root_start)
-        takes.append(RowInputs(real[None, :b], take_levels(real, roles, cfg), xz[:b], theta[:b], first=context))
+        takes.append(RowInputs(real[None, :b], take_levels(real, roles, cfg), xz[:b], theta[:b], first=context,
+                               name=Path(seq.source).name or seq.source))
     row, feats = row_metrics(takes, roles, pipeline.fps, cfg, pipeline.data_config)
     return takes, row, feats
 
@@ -212,5 +236,5 @@ def data_warnings(rows: dict[str, dict], seqs: Sequence[FeatureSequence], contex
     return out
 
 
-__all__ = ["JointRoles", "RowInputs", "motion_heading", "row_metrics", "take_levels", "reference_rows",
+__all__ = ["JointRoles", "RowInputs", "PER_TAKE_KEYS", "motion_heading", "row_metrics", "take_levels", "reference_rows",
            "data_warnings", "FRECHET_WINDOWS_PER_DIM"]
