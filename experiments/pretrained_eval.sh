@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The numbers of the shipped model's card (moglow/pretrained/bandai2_small.md) and of
+# The numbers of the shipped models' cards (moglow/pretrained/NAME.md) and of
 # docs/results_moglow.md: `moglow evaluate --split test` on the held-out walks and runs (mocap row,
 # raw model row, what-the-user-gets row), and standing still on a stop-and-go path. From the
 # repository root, with ../shared/mocap/bandai-namco (or DATA=... for another copy of dataset-2):
@@ -8,12 +8,12 @@
 #
 # ~10 min on 2 CPU cores.
 set -euo pipefail
-CK=${CK:-pretrained:bandai2_small}
+CK=${CK:-pretrained:bandai2_mcmoglow}
 O=${O:-outputs/pretrained_eval}
 DATA_ARG=${DATA:+--data $DATA}
 mkdir -p "$O"
 for what in walk run; do
   python -m moglow evaluate --checkpoint "$CK" --split test $DATA_ARG --pattern "*_${what}_*.bvh" --num-samples 4 \
-      --out "$O/test_${what}s" --no-progress
+      --out "$O/test_${what}s" --no-progress --force
 done
 python experiments/stop_and_go.py "$CK" --num 8 --style normal | tee "$O/stop_and_go.json"

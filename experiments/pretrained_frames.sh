@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rendered frames of a model (default: the shipped pretrained:bandai2_small) for docs/img/pretrained_strips.png:
+# Rendered frames of a model (default: the shipped pretrained:bandai2_mcmoglow) for docs/img/ (IMG=...):
 # straight line, circle, stop-and-go, and two styles along the same line; one sample each at the default
 # temperature (1.0), what the user gets (feet cleaned up). Run from the repository root:
 #
@@ -7,8 +7,9 @@
 #
 # Needs ffmpeg and an off-screen OpenGL (EGL or OSMesa). ~5 min on 2 CPU cores.
 set -euo pipefail
-CK=${CK:-pretrained:bandai2_small}
+CK=${CK:-pretrained:bandai2_mcmoglow}
 O=${O:-outputs/pretrained_frames}
+IMG=${IMG:-docs/img/pretrained_strips_mcmoglow.png}   # bandai2_small's: docs/img/pretrained_strips.png
 mkdir -p "$O"
 m() { python -m moglow "$@"; }
 # name | path | extra sample options | first rendered frame (20 fps)
@@ -26,7 +27,7 @@ for s in "${SETS[@]}"; do
   # 8 frames 0.4 s apart over the 3.2 s rendered
   ffmpeg -loglevel error -y -i "$O/$n.mp4" -vf "fps=2.5,scale=180:200,tile=8x1" -frames:v 1 "$O/strip_$n.png"
 done
-python - "$O" <<'PY'
+python - "$O" "$CK" "$IMG" <<'PY'
 import sys
 from pathlib import Path
 import matplotlib
@@ -44,11 +45,10 @@ for ax, (n, title) in zip(axes, rows):
     ax.imshow(Image.open(o / f"strip_{n}.png").convert("RGB")); ax.set_title(title + ", frames 0.4 s apart",
                                                                            fontsize=7, loc="left")
     ax.axis("off")
-fig.text(0.01, 0.004, "pretrained:bandai2_small, T=1.0, feet cleaned up. Trained on the Bandai Namco Research Motion "
+fig.text(0.01, 0.004, sys.argv[2] + ", T=1.0, feet cleaned up. Trained on the Bandai Namco Research Motion "
          "Dataset (CC BY-NC 4.0, (c) Bandai Namco Research Inc.)", fontsize=6.5, color="0.35")
 fig.subplots_adjust(left=0.005, right=0.995, top=0.97, bottom=0.03, hspace=0.3)
 fig.savefig("/tmp/pretrained_strips_rgb.png"); plt.close(fig)
-Image.open("/tmp/pretrained_strips_rgb.png").convert("RGB").quantize(colors=128).save(
-    "docs/img/pretrained_strips.png", optimize=True)
-print("docs/img/pretrained_strips.png", Path("docs/img/pretrained_strips.png").stat().st_size // 1024, "KiB")
+Image.open("/tmp/pretrained_strips_rgb.png").convert("RGB").quantize(colors=128).save(sys.argv[3], optimize=True)
+print(sys.argv[3], Path(sys.argv[3]).stat().st_size // 1024, "KiB")
 PY

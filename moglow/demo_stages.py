@@ -15,6 +15,7 @@ from typing import Any
 
 from data_pipeline.errors import MoglowError
 from data_pipeline.plain_data import to_plain
+from moglow.pretrained import DEFAULT_MODEL
 
 __all__ = ["DemoPlan", "NORMAL", "FAST", "DEFAULT_CONFIG", "DemoError", "demo_config", "stage_data", "stage_prepare",
            "stage_train", "stage_sample", "stage_render", "stage_pretrained"]
@@ -53,7 +54,7 @@ class DemoPlan:
     seed: int = 0
     panel_width: int = 320
     video_height: int = 360
-    pretrained: str | None = "bandai2_small"
+    pretrained: str | None = DEFAULT_MODEL
     pretrained_paths: tuple[tuple[str, str], ...] = (("circle", "circle:radius=2,speed=1.2"),
                                                      ("figure8", "figure8:size=4.5,speed=1.3"),
                                                      ("stop-and-go", "stop-and-go:speed=1.2,period=4"))

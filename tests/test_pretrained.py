@@ -1,6 +1,7 @@
 """Shipped models (moglow.pretrained): pack a tiny checkpoint built here, resolve ``pretrained:NAME``
 through the one checkpoint resolver, list it, and find its test split again without the prepared
-data. The shipped file itself is only checked for its size, its card and that it loads."""
+data. The shipped files are checked for their size, their cards, that they load and that they sample the frames
+recorded when they shipped."""
 from __future__ import annotations
 
 import contextlib
@@ -108,10 +109,16 @@ def test_test_split_is_found_again_without_the_prepared_data(registry, tmp_path)
 
 
 SHIPPED = pretrained.PRETRAINED_DIR
+#: shipped model -> frame 19's features ``[::13]`` and the summed per-feature std of ``[:, 5:]`` along
+#: ``circle:radius=3`` (seed 0, T = 0.8), recorded when it shipped (bandai2_small: with the code before the
+#: flow went through ``Compose`` and every sampler through ``MotionStreamer``)
+RECORDED = {"bandai2_small": ([0.8993, 0.0690, 1.2744, -0.0058, -0.0834], 3.6686),
+            "bandai2_mcmoglow": ([0.9144, 0.0559, 1.2859, 0.0001, -0.0619], 3.5061)}
 
 
 def test_shipped_models_have_cards_and_load():
-    require_path(SHIPPED / "bandai2_small.pt", "the shipped model")
+    for name in RECORDED:
+        require_path(SHIPPED / f"{name}.pt", "the shipped model")
     for m in pretrained.available():
         assert m.size_bytes <= pretrained.MAX_BYTES and m.card is not None
         card = m.card.read_text()
@@ -121,24 +128,31 @@ def test_shipped_models_have_cards_and_load():
         assert ckpt["data"]["split"]["files"]["test"] and model.pose_dim == ckpt["data"]["pose_dim"]
 
 
-def test_shipped_model_samples_the_frames_it_always_has():
-    """The shipped checkpoint (saved before the model's flow went through ``Compose`` and every sampler
-    through ``MotionStreamer``) loads under the same parameter names and samples the frames it
-    sampled then (recorded with the earlier code; up to BLAS rounding)."""
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_shipped_model_samples_the_frames_it_always_has(name):
+    """The shipped checkpoint loads under the same parameter names and samples the frames it sampled
+    when it shipped, on each sampling path (model, optimised model, the ``auto`` precision's fp32
+    frame decoder; up to BLAS rounding)."""
     import numpy as np
 
     from moglow.paths import make_path
     from moglow.sampling import SamplingMeta, optimise_for_sampling, sample_path
 
-    require_path(SHIPPED / "bandai2_small.pt", "the shipped model")
-    model, ckpt = load_model("pretrained:bandai2_small")
+    require_path(SHIPPED / f"{name}.pt", "the shipped model")
+    model, ckpt = load_model(f"pretrained:{name}")
     assert set(model.state_dict()) == set(ckpt["model"])
     meta = SamplingMeta.from_checkpoint(ckpt)
     path = make_path("circle:radius=3", model.tau + 20, meta.data_config)
+    frame, spread = RECORDED[name]
     for optimised, precision in ((False, "fp32"), (True, "fp32"), (True, "auto")):  # auto: the fp32 decoder
         if optimised:
             optimise_for_sampling(model)
         p = sample_path(model, meta, path, num=1, seed=0, temperature=0.8, precision=precision).poses[0]
-        np.testing.assert_allclose(p[19, ::13], [0.8993, 0.0690, 1.2744, -0.0058, -0.0834], rtol=0, atol=2e-4)
-        assert abs(p[:, 5:].std(0).sum() - 3.6686) < 2e-3
+        np.testing.assert_allclose(p[19, ::13], frame, rtol=0, atol=2e-4)
+        assert abs(p[:, 5:].std(0).sum() - spread) < 2e-3
 
+
+def test_the_default_model_ships():
+    assert pretrained.DEFAULT_MODEL in RECORDED
+    require_path(SHIPPED / f"{pretrained.DEFAULT_MODEL}.pt", "the shipped model")
+    assert pretrained.DEFAULT_MODEL in [m.name for m in pretrained.available()]

@@ -4,7 +4,7 @@ Stages (each announced; a stage whose outputs are up to date is skipped, so a re
 and an interrupted run continues where it stopped):
 
 0. pretrained  ``OUT/pretrained``: the model that ships with the package
-            (``pretrained:bandai2_small``) along a circle, a figure-eight and a stop-and-go path:
+            (``moglow.pretrained.DEFAULT_MODEL``: ``pretrained:bandai2_mcmoglow``) along a circle, a figure-eight and a stop-and-go path:
             BVH + npz per set (``moglow sample``, with the foot clean-up), videos, path plots and
             a review page (``OUT/pretrained/review/index.html``); no training, about a minute
 1. data     ``OUT/data``: procedural walking/running takes as BVH (``moglow generate-data``)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 
 from data_pipeline.errors import SetupError
+from moglow.pretrained import DEFAULT_MODEL, PREFIX
 
 HELP = "steer characters generated live by a trained model in the browser (local web server + 3-D page)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", default="pretrained:bandai2_small",
+    parser.add_argument("--checkpoint", default=PREFIX + DEFAULT_MODEL,
                         help="run folder (its best.pt, else latest.pt), a .pt checkpoint file, or pretrained:NAME "
                              "(default: the model that ships with the package; `moglow pretrained` lists them)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")

@@ -14,9 +14,9 @@ take it like a path. ``moglow pretrained`` lists what ships.
 
 Example::
 
-    >>> [m.name for m in available()]                       # doctest: +SKIP
-    ['bandai2_small']
-    >>> model, ckpt = load_model("pretrained:bandai2_small")  # doctest: +SKIP
+    >>> [m.name for m in available()]                          # doctest: +SKIP
+    ['bandai2_mcmoglow', 'bandai2_small']
+    >>> model, ckpt = load_model("pretrained:bandai2_mcmoglow")  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ PRETRAINED_DIR = Path(__file__).resolve().parent
 PREFIX = "pretrained:"
 #: largest shipped file, bytes
 MAX_BYTES = 25 * 1024 * 1024
+#: the shipped model the commands use when none is given (``moglow play``, ``moglow demo``): McMoGlow,
+#: ahead of the MoGlow ``bandai2_small`` on likelihood and foot skating over 3 seeds (docs/results_mcmoglow.md)
+DEFAULT_MODEL = "bandai2_mcmoglow"
 
-__all__ = ["PRETRAINED_DIR", "PREFIX", "PretrainedModel", "available", "is_pretrained", "resolve",
+__all__ = ["PRETRAINED_DIR", "PREFIX", "DEFAULT_MODEL", "PretrainedModel", "available", "is_pretrained", "resolve",
            "split_manifest", "MAX_BYTES"]
 
 
