@@ -42,9 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # noqa: D103
     t.add_argument("--disc-lr", type=float, default=2e-4, help="Adam learning rate of the discriminator (GAN / hybrid)")
     t.add_argument("--disc-spectral-norm", action="store_true",
                    help="spectral normalisation of the discriminator's layers (GAN / hybrid)")
+    t.add_argument("--disc-width", type=int, default=32, help="channels of the discriminator's first conv")
+    t.add_argument("--disc-steps", type=int, default=1, help="discriminator steps per generator step")
+    t.add_argument("--r1-weight", type=float, default=0.0,
+                   help="gamma of an R1 gradient penalty on the real images (discriminator loss; 0 = off)")
+    t.add_argument("--instance-noise", type=float, default=0.0,
+                   help="std of Gaussian noise on both discriminator inputs (scaled images in [0, 1]; 0 = off)")
+    t.add_argument("--beta1", type=float, default=None,
+                   help="Adam beta1 of the flow (default 0.5 for gan/hybrid, 0.9 for nll)")
     t.add_argument("--nll-weight", type=float, default=0.1, help="hybrid: weight of bits/dim in the generator loss")
     t.add_argument("--eval-every", type=int, default=100, help="steps between evaluations of test bits/dim")
     t.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes; 0 = no limit")
+    t.add_argument("--cpu-minutes", type=float, default=0,
+                   help="stop (resumably) after this many minutes of process CPU time in optimiser steps; 0 = no limit")
+    t.add_argument("--fid-samples", type=int, default=0,
+                   help="log FID-LeNet of this many samples vs the test images at every evaluation (0 = off; "
+                        "classifier: --fid-classifier)")
+    t.add_argument("--fid-classifier", type=Path, default=None,
+                   help="FID-LeNet classifier file (default: outputs/images/fid_lenet_<data>.pt, trained if missing)")
+    t.add_argument("--fid-epochs", type=int, default=8, help="epochs of the FID-LeNet classifier (when not cached)")
     t.add_argument("--init", type=Path, default=None, help="checkpoint.pt whose model weights start this run")
     t.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and dequantisation")
@@ -91,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     import torch
 
     from baselines.images.data import load_images
-    from baselines.images.experiment import evaluate_model, fid_for, new_model, run_training, write_json
+    from baselines.images.experiment import evaluate_model, fid_for, fid_probe, new_model, run_training, write_json
     from baselines.images.model import ImageFlowConfig
     from baselines.images.train import TrainConfig, load_checkpoint_model
 
@@ -110,14 +126,23 @@ def _run(args: argparse.Namespace) -> int:
             model.load_state_dict(init.state_dict())
         tcfg = TrainConfig(paradigm=args.paradigm, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                            disc_lr=args.disc_lr, nll_weight=args.nll_weight, eval_every=args.eval_every,
-                           seed=args.seed, disc_spectral_norm=args.disc_spectral_norm)
+                           seed=args.seed, disc_spectral_norm=args.disc_spectral_norm, disc_width=args.disc_width,
+                           disc_steps=args.disc_steps, r1_weight=args.r1_weight, instance_noise=args.instance_noise,
+                           beta1=args.beta1)
+        probe = (fid_probe(fid_for(data, _fid_path(args.fid_classifier, args.data), epochs=args.fid_epochs),
+                           data.test, args.fid_samples, args.seed)
+                 if args.fid_samples else None)
         write_json(args.out / "run.json", {"data": args.data, "test_fraction": args.test_fraction,
                                            "split_seed": args.split_seed, "model": mcfg.to_dict(),
                                            "train": vars(tcfg), "init": str(args.init) if args.init else None})
         hist = run_training(args.out, model, data.train, data.test, tcfg,
-                            max_seconds=args.minutes * 60 if args.minutes else float("inf"))
+                            max_seconds=args.minutes * 60 if args.minutes else float("inf"),
+                            max_cpu_seconds=args.cpu_minutes * 60 if args.cpu_minutes else float("inf"),
+                            extra_eval=probe)
         last = hist[-1]
-        print(f"step {last['step']}: train {last['train_bpd']:.3f} bits/dim, test {last['test_bpd']:.3f} bits/dim "
+        fid_text = f", FID-LeNet {last['fid_lenet']:.1f}" if "fid_lenet" in last else ""
+        print(f"step {last['step']}: train {last['train_bpd']:.3f} bits/dim, test {last['test_bpd']:.3f} bits/dim"
+              f"{fid_text} "
               f"({model.num_parameters()} parameters; {last['seconds']:.0f} s of training)")
         return 0
     if args.action == "evaluate":

@@ -18,7 +18,7 @@ from torch import Tensor
 from data_pipeline.plain_data import to_plain
 
 from .data import ImageData
-from .fid import FIDLeNet
+from .fid import FIDLeNet, frechet_from_features
 from .grids import save_grid
 from .model import ImageFlow, ImageFlowConfig, evaluate_bits
 from .train import TrainConfig, train_image_flow
@@ -38,14 +38,38 @@ def fid_for(data: ImageData, path: Path | None, epochs: int = 8, seed: int = 0) 
     return FIDLeNet.cached(path, data.train, data.train_labels, data.levels, epochs=epochs, seed=seed, progress=True)
 
 
+def fid_probe(fid: FIDLeNet, reference: Tensor, n_samples: int = 500, seed: int = 0
+              ) -> Callable[[ImageFlow], dict]:
+    """An ``extra_eval`` hook for :func:`train_image_flow`: ``{"fid_lenet": d}``, the FID-LeNet of
+    ``n_samples`` samples (temperature 1, the same seeded latents at every call, so the
+    curve is not noisier than the model) against the integer images ``reference (N, C, H, W)``.
+    Its features of ``reference`` are computed once."""
+    ref = fid.features(reference)
+
+    @torch.no_grad()
+    def probe(model: ImageFlow) -> dict:
+        was = model.training
+        model.eval()
+        g = torch.Generator().manual_seed(seed)
+        samples = torch.cat([model.sample_images(min(250, n_samples - i), 1.0, g) for i in range(0, n_samples, 250)])
+        model.train(was)
+        return {"fid_lenet": frechet_from_features(fid.features(samples), ref)}
+
+    return probe
+
+
 def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Tensor | None, cfg: TrainConfig,
                  continuous: bool = False, max_seconds: float = math.inf,
-                 on_eval: Callable[[dict], None] | None = None, progress: bool = True) -> list[dict]:
-    """Train (or resume) ``model`` with its checkpoint in ``folder``; writes ``history.json``."""
+                 on_eval: Callable[[dict], None] | None = None, progress: bool = True,
+                 max_cpu_seconds: float = math.inf,
+                 extra_eval: Callable[[ImageFlow], dict] | None = None) -> list[dict]:
+    """Train (or resume) ``model`` with its checkpoint in ``folder``; writes ``history.json``
+    (budgets and ``extra_eval`` as in :func:`train_image_flow`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     history = train_image_flow(model, train, test, cfg, checkpoint=folder / "checkpoint.pt", continuous=continuous,
-                               progress=progress, on_eval=on_eval, max_seconds=max_seconds)
+                               progress=progress, on_eval=on_eval, max_seconds=max_seconds,
+                               max_cpu_seconds=max_cpu_seconds, extra_eval=extra_eval)
     write_json(folder / "history.json", history)
     return history
 
@@ -76,4 +100,4 @@ def new_model(cfg: ImageFlowConfig, seed: int = 0) -> ImageFlow:
     return ImageFlow(cfg)
 
 
-__all__ = ["write_json", "fid_for", "run_training", "evaluate_model", "new_model"]
+__all__ = ["write_json", "fid_for", "fid_probe", "run_training", "evaluate_model", "new_model"]
