@@ -100,10 +100,24 @@ def test_study_run_has_both_comparison_points_and_reports(digits, fid, tmp_path,
     doc = tmp_path / "doc.md"
     doc.write_text(f"a\n<!-- {st.MARK} -->\nold\n<!-- /{st.MARK} -->\nb\n")
     monkeypatch.setattr(st, "SEEDS", [0])
-    st.main(["report", "--out", str(tmp_path), "--doc", str(doc)])
+    st.main(["report", "--out", str(tmp_path), "--doc", str(doc), "--figure", str(tmp_path / "fig.png")])
+    assert (tmp_path / "fig.png").stat().st_size > 1000
     text = doc.read_text()
     assert "old" not in text and "| nll | 1 |" in text and text.endswith(f"<!-- /{st.MARK} -->\nb\n")
     assert st.fmt([1.0, 3.0]) == "2.0 ± 1.4" and st.fmt([]) == "–"
+
+
+def test_curve_band_averages_common_steps_and_interpolates_cpu_time():
+    from benchmarks import images_nll_gan_study as st
+
+    h1 = [{"step": 0, "cpu_seconds": 0.0, "fid_lenet": 10.0}, {"step": 2, "cpu_seconds": 1.0, "fid_lenet": 6.0},
+          {"step": 4, "cpu_seconds": 2.0, "fid_lenet": 2.0}]
+    h2 = [{"step": 0, "cpu_seconds": 0.0, "fid_lenet": 20.0}, {"step": 2, "cpu_seconds": 2.0, "fid_lenet": 10.0}]
+    x, mu, sd = st.curve_band([h1, h2], "step")
+    assert x == [0, 2] and mu == pytest.approx([15.0, 8.0]) and sd == pytest.approx([50**0.5, 8**0.5])
+    x, mu, _ = st.curve_band([h1, h2], "cpu_seconds", [0.0, 1.0, 2.0, 3.0])
+    assert x == [0.0, 1.0, 2.0] and mu == pytest.approx([15.0, 10.5, 6.0])  # h2 at 1 s: 15 (interpolated)
+    assert st.curve_band([h1], "step")[2] == [0.0, 0.0, 0.0]
 
 
 def test_cli_train_with_gan_options_cpu_budget_and_fid_log(fid, tmp_path, capsys):
