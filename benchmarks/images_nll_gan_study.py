@@ -195,11 +195,12 @@ def build_tables(out: Path) -> str:
         c_e = [at_cpu(m["history"], CPU_SECONDS) for m in ms]
         total += sum(m["run_cpu_seconds"] for m in ms)
         lines.append(
-            f"| {name} | {len(ms)} | {fmt([e['test_bpd'] for e in s_e], 2)} | {fmt([e['fid_lenet'] for e in s_e])} | "
+            f"| {name} | {len(ms)} | {fmt([e['test_bpd'] for e in s_e], 2)} | "
+            f"{fmt([e['fid_lenet'] for e in s_e], 0)} | "
             f"{fmt([e['cpu_seconds'] for e in s_e], 0)} | {fmt([e['step'] for e in c_e], 0)} | "
-            f"{fmt([e['test_bpd'] for e in c_e], 2)} | {fmt([e['fid_lenet'] for e in c_e])} | "
-            f"{fmt([min(x['fid_lenet'] for x in m['history']) for m in ms])} | {fmt([m['steps'] for m in ms], 0)} | "
-            f"{fmt([m['test_bpd'] for m in ms], 2)} | {fmt([m['fid_lenet'] for m in ms])} |")
+            f"{fmt([e['test_bpd'] for e in c_e], 2)} | {fmt([e['fid_lenet'] for e in c_e], 0)} | "
+            f"{fmt([min(x['fid_lenet'] for x in m['history']) for m in ms], 0)} | {fmt([m['steps'] for m in ms], 0)} | "
+            f"{fmt([m['test_bpd'] for m in ms], 2)} | {fmt([m['fid_lenet'] for m in ms], 0)} |")
     tune_cpu = sum(m["run_cpu_seconds"] for ms in tune.values() for m in ms)
     lines += ["", f"CPU time of the runs (training + evaluations): tuning {tune_cpu / 60:.1f} min, "
               f"main {total / 60:.1f} min."]
