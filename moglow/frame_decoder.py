@@ -306,13 +306,9 @@ class FrameDecoder:
         out = []
         for i in (0, 1):
             parts = [None if s is None else s[2][i] for s in state]
-            base = parts[0]._base if parts[0] is not None else None
-            if (base is not None and base.shape == (K, L, B, H)
-                    and all(p is not None and p._base is base and p.data_ptr() == base[k].data_ptr()
-                            for k, p in enumerate(parts))):
-                out.append(base)
-            else:
-                out.append(torch.stack([like.new_zeros(L, B, H) if p is None else p for p in parts]))
+            base = _consecutive(parts, (L, B, H), like)
+            out.append(torch.stack([like.new_zeros(L, B, H) if p is None else p for p in parts])
+                       if base is None else base)
         return out[0], out[1]
 
     def _decode_fp32(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
@@ -329,24 +325,48 @@ class FrameDecoder:
                 pre_up = torch.baddbmm(self.upper_bias.reshape(K * (L - 1), 1, 4 * H),
                                        h_prev[:, 1:].reshape(K * (L - 1), B, H),
                                        self.upper[:, :, :H].reshape(K * (L - 1), H, 4 * H)).view(K, L - 1, B, 4 * H)
+        else:  # the inputs of each layer's product, [cond | h_prev | x1] and [h_prev | h_below], filled in place
+            first_in = z.new_empty(B, Cd + H + self.steps[0].n_id)
+            first_in[:, :Cd] = cond
+            upper_in = z.new_empty(B, 2 * H)
         for k in reversed(range(K)):
             step = self.steps[k]
             z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
             if few:
                 a = torch.addmm(pre[k], z1, self.first[k, Cd + H:])
             else:
-                a = torch.addmm(self.first_bias[k, 0], torch.cat([cond, h_prev[k, 0], z1], -1), self.first[k])
+                first_in[:, Cd: Cd + H] = h_prev[k, 0]
+                first_in[:, Cd + H:] = z1
+                a = torch.addmm(self.first_bias[k, 0], first_in, self.first[k])
             h = _lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
             for layer in range(1, L):
                 if few:
                     a = torch.addmm(pre_up[k, layer - 1], h, self.upper[k, layer - 1, H:])
                 else:
-                    a = torch.addmm(self.upper_bias[k, layer - 1, 0], torch.cat([h_prev[k, layer], h], -1),
-                                    self.upper[k, layer - 1])
+                    upper_in[:, :H] = h_prev[k, layer]
+                    upper_in[:, H:] = h
+                    a = torch.addmm(self.upper_bias[k, layer - 1, 0], upper_in, self.upper[k, layer - 1])
                 h = _lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
             x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
         return z, tuple((None, None, (h_all[k], c_all[k])) for k in range(K))
+
+
+def _consecutive(parts: list, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
+    """The ``(len(parts), *shape)`` tensor whose slices are ``parts`` (contiguous tensors of
+    ``shape`` lying one after the other in one storage, as the views :meth:`FrameDecoder.decode`
+    returns), without a copy; None if they are not. (Checked by address: views made under
+    ``torch.inference_mode`` do not record their base.)"""
+    first = parts[0]
+    if first is None or first.dtype != like.dtype or first.device != like.device:
+        return None
+    size, storage = first.numel() * first.element_size(), first.untyped_storage().data_ptr()
+    for k, p in enumerate(parts):
+        if (p is None or p.shape != shape or not p.is_contiguous() or p.dtype != first.dtype
+                or p.data_ptr() != first.data_ptr() + k * size or p.untyped_storage().data_ptr() != storage):
+            return None
+    n = first.numel()
+    return first.as_strided((len(parts), *shape), (n, *first.stride()))
 
 
 def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:

@@ -89,3 +89,30 @@ def test_sampling_decoder_falls_back_and_checks():
     a, _ = streamer.step(control[:, CFG.tau + CFG.lookahead + 1], state)
     b, _ = fast.step(control[:, CFG.tau + CFG.lookahead + 1], state)
     assert 0 < (a - b).abs().max() < 100 * math.sqrt(CFG.hidden) * torch.finfo(torch.float32).eps * a.abs().max()
+
+
+def test_batch_path_equals_model_decode_and_reuses_its_state():
+    """A batch above the few-rows threshold (one product per LSTM layer of each coupling, the
+    inputs written into one buffer) decodes frame after frame as ``model.decode``, state included; the
+    decoder takes back the state it returned without a copy (also under ``inference_mode``,
+    where views do not record their base), and a state from the model's path by value."""
+    model = random_model(CFG, D, C)
+    decoder = FrameDecoder(model, "fp32")
+    g = torch.Generator().manual_seed(0)
+    B = 12
+    ref_state = state = None
+    with torch.inference_mode():
+        for _ in range(3):
+            z, cond = torch.randn(B, 1, D, generator=g), torch.randn(B, 1, model.cond_dim, generator=g)
+            ref, ref_state = model.decode(z, cond, ref_state)
+            x, state = decoder.decode(z[:, 0], cond[:, 0], state)
+            torch.testing.assert_close(x, ref[:, 0], rtol=0, atol=1e-5)
+            for (_, _, (h, c)), (_, _, (h_ref, c_ref)) in zip(state, ref_state):
+                torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-6)
+                torch.testing.assert_close(c, c_ref, rtol=0, atol=1e-6)
+        h_prev, c_prev = decoder._previous(state, B, x)
+        assert h_prev.data_ptr() == state[0][2][0].data_ptr() and c_prev.data_ptr() == state[0][2][1].data_ptr()
+        assert all(torch.equal(h_prev[k], s[2][0]) for k, s in enumerate(state))
+        h_ref, _ = decoder._previous(ref_state, B, x)  # the model's own states: stacked (a copy)
+        assert all(torch.equal(h_ref[k], s[2][0]) for k, s in enumerate(ref_state))
+    assert ref.std() > 0.1
