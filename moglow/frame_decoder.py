@@ -62,6 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from moglow.cli_checks import UsageError
+from moglow.lstm_cell import FEW_ROWS, consecutive_views, lstm_cell
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -287,10 +288,10 @@ class FrameDecoder:
             h_new, c_new = z.new_empty(L, B, H), z.new_empty(L, B, H)
             z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
             a = step.first(proj[:, k * G: (k + 1) * G], torch.cat([z1, h_prev[0]], -1))
-            h = _lstm_cell(a, c_prev[0], h_new[0], c_new[0])
+            h = lstm_cell(a, c_prev[0], h_new[0], c_new[0])
             for layer, (product, bias) in enumerate(step.upper, start=1):
                 a = product(bias, torch.cat([h, h_prev[layer]], -1))
-                h = _lstm_cell(a, c_prev[layer], h_new[layer], c_new[layer])
+                h = lstm_cell(a, c_prev[layer], h_new[layer], c_new[layer])
             x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
             states[k] = (None, None, (h_new, c_new))
@@ -306,7 +307,7 @@ class FrameDecoder:
         out = []
         for i in (0, 1):
             parts = [None if s is None else s[2][i] for s in state]
-            base = _consecutive(parts, (L, B, H), like)
+            base = consecutive_views(parts, (L, B, H), like)
             out.append(torch.stack([like.new_zeros(L, B, H) if p is None else p for p in parts])
                        if base is None else base)
         return out[0], out[1]
@@ -317,7 +318,7 @@ class FrameDecoder:
         K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
         h_prev, c_prev = self._previous(state, B, z)
         h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
-        few = B <= _FEW_ROWS
+        few = B <= FEW_ROWS
         if few:  # everything known at the frame's start, for all couplings at once
             pre = torch.baddbmm(self.first_bias, torch.cat([cond.expand(K, B, Cd), h_prev[:, 0]], -1),
                                 self.first[:, : Cd + H])  # (K, B, 4H)
@@ -338,7 +339,7 @@ class FrameDecoder:
                 first_in[:, Cd: Cd + H] = h_prev[k, 0]
                 first_in[:, Cd + H:] = z1
                 a = torch.addmm(self.first_bias[k, 0], first_in, self.first[k])
-            h = _lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
+            h = lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
             for layer in range(1, L):
                 if few:
                     a = torch.addmm(pre_up[k, layer - 1], h, self.upper[k, layer - 1, H:])
@@ -346,47 +347,10 @@ class FrameDecoder:
                     upper_in[:, :H] = h_prev[k, layer]
                     upper_in[:, H:] = h
                     a = torch.addmm(self.upper_bias[k, layer - 1, 0], upper_in, self.upper[k, layer - 1])
-                h = _lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
+                h = lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
             x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
         return z, tuple((None, None, (h_all[k], c_all[k])) for k in range(K))
-
-
-def _consecutive(parts: list, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
-    """The ``(len(parts), *shape)`` tensor whose slices are ``parts`` (contiguous tensors of
-    ``shape`` lying one after the other in one storage, as the views :meth:`FrameDecoder.decode`
-    returns), without a copy; None if they are not. (Checked by address: views made under
-    ``torch.inference_mode`` do not record their base.)"""
-    first = parts[0]
-    if first is None or first.dtype != like.dtype or first.device != like.device:
-        return None
-    size, storage = first.numel() * first.element_size(), first.untyped_storage().data_ptr()
-    for k, p in enumerate(parts):
-        if (p is None or p.shape != shape or not p.is_contiguous() or p.dtype != first.dtype
-                or p.data_ptr() != first.data_ptr() + k * size or p.untyped_storage().data_ptr() != storage):
-            return None
-    n = first.numel()
-    return first.as_strided((len(parts), *shape), (n, *first.stride()))
-
-
-def _lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor:
-    """One LSTM cell update; ``a (B, 4H)`` float32 pre-activations in gate order i, f, o, -2g
-    (the g rows scaled: see :func:`_gate_order`; overwritten); writes and returns
-    ``h_out (B, H)``, writes ``c_out``. One sigmoid for the four gates (``tanh(g) = 1 - 2
-    sigmoid(-2g)``); ``tanh(c)`` likewise for batches (for a few rows a ``tanh`` costs less
-    than the extra operation)."""
-    B, H = c_prev.shape
-    s = a.sigmoid_()
-    i, f, o, sg = s[:, :H], s[:, H: 2 * H], s[:, 2 * H: 3 * H], s[:, 3 * H:]
-    torch.addcmul(i, i, sg, value=-2.0, out=c_out).addcmul_(f, c_prev)  # c = i tanh(g) + f c'
-    if B <= _FEW_ROWS:
-        return torch.tanh(c_out, out=h_out).mul_(o)
-    t = torch.mul(c_out, -2.0, out=h_out).sigmoid_()  # sigmoid(-2c)
-    return torch.addcmul(o, o, t, value=-2.0, out=h_out)  # h = o tanh(c) = o - 2 o sigmoid(-2c)
-
-
-#: batch size up to which the LSTM cell takes ``tanh`` (fewer operations) rather than sigmoids
-_FEW_ROWS = 8
 
 
 _DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
