@@ -65,7 +65,8 @@ def prepare_teacher(a, data, fid, teacher_steps: int) -> dict:
     if not (folder / "metrics.json").exists():
         t0 = time.process_time()
         teacher = new_model(tcfg, seed=1)
-        cfg = TrainConfig(paradigm="nll", steps=teacher_steps, batch_size=a.batch_size, eval_every=max(100, teacher_steps // 5),
+        cfg = TrainConfig(paradigm="nll", steps=teacher_steps, batch_size=a.batch_size,
+                          eval_every=max(100, teacher_steps // 5),
                           checkpoint_every=100, seed=1)
         hist = run_training(folder, teacher, data.train, data.test, cfg, progress=False,
                             on_eval=lambda e: log(f"teacher{teacher_steps} {e}"))
@@ -170,7 +171,8 @@ def stage_report(a) -> None:
             for seed in a.seeds:
                 p = a.out / cname / name / f"seed{seed}"
                 if (p / "metrics.json").exists():
-                    runs.append((json.loads((p / "history.json").read_text()), json.loads((p / "metrics.json").read_text())))
+                    runs.append((json.loads((p / "history.json").read_text()),
+                                 json.loads((p / "metrics.json").read_text())))
             if not runs:
                 continue
             sums = [summarise_run(hh, h) for hh, _ in runs]
@@ -195,7 +197,8 @@ def stage_report(a) -> None:
         axes[1, j].set_yscale("log")
         axes[1, j].axhline(info["fid_fresh_teacher_vs_ref"], color="k", lw=0.8, ls=":")
         lines += [f"## teacher {t} steps (real-test bits/dim {info['teacher']['test_bpd']:.3f}, FID-LeNet vs real "
-                  f"{info['teacher']['fid_lenet']:.1f}), {n} training samples; entropy {h:.4f} ± {info['entropy_se']:.4f};"
+                  f"{info['teacher']['fid_lenet']:.1f}), {n} training samples; "
+                  f"entropy {h:.4f} ± {info['entropy_se']:.4f};"
                   f" FID floor (teacher vs teacher) {info['fid_fresh_teacher_vs_ref']:.2f}", "",
                   "| student | params | seeds | final train − H | final val − H | best val − H (step) | "
                   "FID at best val | FID final | val rise after best (rel.) | FID rise after best (rel.) |",
@@ -204,7 +207,8 @@ def stage_report(a) -> None:
             lines.append(f"| {name} | {r['parameters']:,} | {r['seeds']} | {mean_std(r['final_train_excess'])} | "
                          f"{mean_std(r['final_val_excess'])} | {mean_std(r['best_val_excess'])} "
                          f"({'/'.join(str(s) for s in r['best_val_step'])}) | {mean_std(r['fid_at_best_val'])} | "
-                         f"{mean_std(r['fid_final'])} | {mean_std(r['val_rise_rel'])} | {mean_std(r['fid_rise_rel'])} |")
+                         f"{mean_std(r['fid_final'])} | {mean_std(r['val_rise_rel'])} | "
+                         f"{mean_std(r['fid_rise_rel'])} |")
         lines.append("")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
