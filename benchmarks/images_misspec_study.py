@@ -227,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="default: outputs/images/misspec_<data>")
     p.add_argument("--docs", type=Path, default=REPO / "docs" / "results_images")
     p.add_argument("--teacher-size", default="small")
-    p.add_argument("--conditions", nargs="+", default=["200:500", "1500:500", "200:4000", "1500:4000"],
+    p.add_argument("--conditions", nargs="+", default=["200:200", "1500:200", "200:4000", "1500:4000"],
                    help="TEACHER_STEPS:TRAIN_SIZE, run in this order")
     p.add_argument("--val-size", type=int, default=1000)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=300, help="optimiser steps of every student")
+    p.add_argument("--steps", type=int, default=150, help="optimiser steps of every student")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--eval-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--fid-n", type=int, default=500, help="student samples and teacher samples per FID-LeNet")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
