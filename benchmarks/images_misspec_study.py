@@ -136,12 +136,15 @@ def stage_run(a) -> None:
 # ------------------------------------------------------------------ report
 
 
-def summarise_run(hist: list[dict], entropy: float) -> dict:
+def summarise_run(hist: list[dict], entropy: float, at_step: int) -> dict:
     """Scalars of one student's history: final/best validation excess over the entropy, FIDs
-    at the best-validation step and at the end, and how much each got worse after it."""
+    at the best-validation step and at the end, how much each got worse after it, and the
+    validation excess and FID at step ``at_step`` (for comparisons across conditions)."""
     best = min(hist, key=lambda e: e["test_bpd"])
     last = hist[-1]
-    return {"final_train_excess": last["train_bpd"] - entropy, "final_val_excess": last["test_bpd"] - entropy,
+    at = min(hist, key=lambda e: abs(e["step"] - at_step))
+    return {"val_excess_at": at["test_bpd"] - entropy, "fid_at": at["fid_lenet"],
+            "final_train_excess": last["train_bpd"] - entropy, "final_val_excess": last["test_bpd"] - entropy,
             "best_val_excess": best["test_bpd"] - entropy, "best_val_step": best["step"],
             "fid_at_best_val": best["fid_lenet"], "fid_final": last["fid_lenet"],
             "fid_min": min(e["fid_lenet"] for e in hist),
@@ -175,7 +178,7 @@ def stage_report(a) -> None:
                                  json.loads((p / "metrics.json").read_text())))
             if not runs:
                 continue
-            sums = [summarise_run(hh, h) for hh, _ in runs]
+            sums = [summarise_run(hh, h, a.compare_step) for hh, _ in runs]
             rows[name] = {"seeds": len(runs), "parameters": runs[0][1]["parameters"],
                           "steps": [m["steps"] for _, m in runs],
                           "cpu_seconds": [m["cpu_seconds_this_call"] for _, m in runs],
@@ -200,11 +203,14 @@ def stage_report(a) -> None:
                   f"{info['teacher']['fid_lenet']:.1f}), {n} training samples; "
                   f"entropy {h:.4f} ± {info['entropy_se']:.4f};"
                   f" FID floor (teacher vs teacher) {info['fid_fresh_teacher_vs_ref']:.2f}", "",
-                  "| student | params | seeds | final train − H | final val − H | best val − H (step) | "
+                  f"| student | params | steps × seeds | val − H @{a.compare_step} | FID @{a.compare_step} | "
+                  "final train − H | final val − H | best val − H (step) | "
                   "FID at best val | FID final | val rise after best (rel.) | FID rise after best (rel.) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, r in rows.items():
-            lines.append(f"| {name} | {r['parameters']:,} | {r['seeds']} | {mean_std(r['final_train_excess'])} | "
+            lines.append(f"| {name} | {r['parameters']:,} | {'/'.join(str(v) for v in sorted(set(r['steps'])))} × "
+                         f"{r['seeds']} | {mean_std(r['val_excess_at'])} | {mean_std(r['fid_at'])} | "
+                         f"{mean_std(r['final_train_excess'])} | "
                          f"{mean_std(r['final_val_excess'])} | {mean_std(r['best_val_excess'])} "
                          f"({'/'.join(str(s) for s in r['best_val_step'])}) | {mean_std(r['fid_at_best_val'])} | "
                          f"{mean_std(r['fid_final'])} | {mean_std(r['val_rise_rel'])} | "
@@ -235,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--fid-n", type=int, default=500, help="student samples and teacher samples per FID-LeNet")
+    p.add_argument("--compare-step", type=int, default=150, help="report: the step compared across conditions")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     a.conditions = [tuple(int(v) for v in c.split(":")) for c in a.conditions]
