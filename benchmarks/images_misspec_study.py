@@ -168,7 +168,8 @@ def stage_report(a) -> None:
         info = json.loads((a.out / f"teacher{t}" / "synthetic.json").read_text())
         h = info["entropy_bpd"]
         cname = condition_name(t, n)
-        rows = {}
+        rows: dict = {}
+        runs_all: list = []
         for name in STUDENTS:
             runs = []
             for seed in a.seeds:
@@ -178,6 +179,11 @@ def stage_report(a) -> None:
                                  json.loads((p / "metrics.json").read_text())))
             if not runs:
                 continue
+            runs_all.append((name, runs))
+        # equal steps within a condition: a partly extended condition is cut at the step all its runs reached
+        common = min(hh[-1]["step"] for _, runs in runs_all for hh, _ in runs) if runs_all else 0
+        for name, runs in runs_all:
+            runs = [([e for e in hh if e["step"] <= common], {**m, "steps": common}) for hh, m in runs]
             sums = [summarise_run(hh, h, a.compare_step) for hh, _ in runs]
             rows[name] = {"seeds": len(runs), "parameters": runs[0][1]["parameters"],
                           "steps": [m["steps"] for _, m in runs],
