@@ -197,3 +197,16 @@ def test_spectral_norm_discriminator_layers_have_unit_spectral_norm():
             assert max(abs(s - 1.0) for s in sig) < 0.05, sig
         else:
             assert min(sig) > 1.5, sig
+
+
+def test_draw_images_is_seeded_integer_and_batch_independent():
+    from baselines.images.experiment import draw_images
+
+    torch.manual_seed(0)
+    model = ImageFlow(ImageFlowConfig(shape=(1, 8, 8), levels=17, size="tiny", scale="sigmoid")).eval()
+    a = draw_images(model, 7, seed=3, batch_size=7)
+    assert a.shape == (7, 1, 8, 8) and a.dtype == torch.int64
+    assert int(a.min()) >= 0 and int(a.max()) < 17
+    assert torch.equal(a, draw_images(model, 7, seed=3, batch_size=7))  # same seed, same images
+    assert not torch.equal(a, draw_images(model, 7, seed=4, batch_size=7))
+    assert draw_images(model, 7, seed=3, batch_size=3).shape == (7, 1, 8, 8)  # a partial last batch

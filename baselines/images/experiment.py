@@ -75,6 +75,14 @@ def run_training(folder: Path, model: ImageFlow, train: Tensor, test: Tensor | N
 
 
 @torch.no_grad()
+def draw_images(model: ImageFlow, n: int, temperature: float = 1.0, seed: int = 0, batch_size: int = 250) -> Tensor:
+    """``n`` samples of ``model`` quantised to its integer levels, ``(n, C, H, W)`` int64, drawn in
+    batches with a generator seeded by ``seed`` (the same seed gives the same images)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([model.sample_images(min(batch_size, n - i), temperature, g) for i in range(0, n, batch_size)])
+
+
+@torch.no_grad()
 def evaluate_model(model: ImageFlow, data: ImageData, fid: FIDLeNet | None, folder: Path | None = None,
                    n_samples: int | None = None, temperature: float = 1.0, seed: int = 0,
                    repeats: int = 1) -> dict:
@@ -82,8 +90,7 @@ def evaluate_model(model: ImageFlow, data: ImageData, fid: FIDLeNet | None, fold
     samples as test images) and, with ``folder``, ``samples.png`` + ``metrics.json``."""
     model.eval()
     n = n_samples or len(data.test)
-    g = torch.Generator().manual_seed(seed)
-    samples = torch.cat([model.sample_images(min(250, n - i), temperature, g) for i in range(0, n, 250)])
+    samples = draw_images(model, n, temperature, seed)
     out = {"test_bpd": evaluate_bits(model, data.test, repeats=repeats, seed=seed),
            "samples": n, "temperature": temperature, "parameters": model.num_parameters()}
     if fid is not None:
@@ -100,4 +107,4 @@ def new_model(cfg: ImageFlowConfig, seed: int = 0) -> ImageFlow:
     return ImageFlow(cfg)
 
 
-__all__ = ["write_json", "fid_for", "fid_probe", "run_training", "evaluate_model", "new_model"]
+__all__ = ["write_json", "fid_for", "fid_probe", "run_training", "draw_images", "evaluate_model", "new_model"]
