@@ -50,8 +50,7 @@ def fid_probe(fid: FIDLeNet, reference: Tensor, n_samples: int = 500, seed: int 
     def probe(model: ImageFlow) -> dict:
         was = model.training
         model.eval()
-        g = torch.Generator().manual_seed(seed)
-        samples = torch.cat([model.sample_images(min(250, n_samples - i), 1.0, g) for i in range(0, n_samples, 250)])
+        samples = draw_images(model, n_samples, 1.0, seed)
         model.train(was)
         return {"fid_lenet": frechet_from_features(fid.features(samples), ref)}
 
