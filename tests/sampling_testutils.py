@@ -82,3 +82,24 @@ def reference_generate(model: MoGlow, context: torch.Tensor, control: torch.Tens
         x, state = model.sample_stateful(cond, state, temperature, generator)
         history[:, tau + t] = x[:, 0]
     return history[:, tau: tau + T]
+
+
+def decode_alongside_model(model: MoGlow, decoder, batch: int, frames: int = 3, seed: int = 0):
+    """Decode ``frames`` random frames of ``batch`` characters with ``decoder`` (a FrameDecoder) and
+    with ``model.decode`` (under ``inference_mode``, as sampling runs), asserting after each frame
+    that the poses agree to 1e-5 and every LSTM state to 1e-6. Returns the last ``(x, state,
+    ref, ref_state)`` (``ref (B, 1, D)`` the model's poses)."""
+    g = torch.Generator().manual_seed(seed)
+    D = model.pose_dim
+    ref_state = state = None
+    with torch.inference_mode():
+        for _ in range(frames):
+            z, cond = torch.randn(batch, 1, D, generator=g), torch.randn(batch, 1, model.cond_dim, generator=g)
+            ref, ref_state = model.decode(z, cond, ref_state)
+            x, state = decoder.decode(z[:, 0], cond[:, 0], state)
+            torch.testing.assert_close(x, ref[:, 0], rtol=0, atol=1e-5)
+            for (_, _, (h, c)), (_, _, (h_ref, c_ref)) in zip(state, ref_state):
+                torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-6)
+                torch.testing.assert_close(c, c_ref, rtol=0, atol=1e-6)
+    return x, state, ref, ref_state
+
