@@ -62,6 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from moglow.cli_checks import UsageError
+from moglow.few_rows import FewRows
 from moglow.lstm_cell import FEW_ROWS, consecutive_views, lstm_cell
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -211,6 +212,7 @@ class FrameDecoder:
             self.cond_map: _Product | None = _Product(torch.cat([s.cond_weight for s in self.steps], 0), precision)
             self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
             self.stacked = precision == "fp32"  # the float32 layout (_stack_fp32) instead of cond_map
+            self._few: FewRows | None = None  # built on the first call with a few rows
             if self.stacked:
                 self._stack_fp32()
         for s in self.steps:
@@ -313,44 +315,36 @@ class FrameDecoder:
         return out[0], out[1]
 
     def _decode_fp32(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """Float32 (see :meth:`_stack_fp32`); returns the states as views of two ``(K, L, B, H)`` tensors."""
+        """Float32 (see :meth:`_stack_fp32`); returns the states as views of two ``(K, L, B, H)`` tensors.
+        A few characters take :class:`moglow.few_rows.FewRows`; a batch one product per layer of each coupling."""
         B, Cd = z.shape[0], self.cond_dim
         K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
         h_prev, c_prev = self._previous(state, B, z)
+        if B <= FEW_ROWS:
+            if self._few is None:
+                self._few = FewRows(self.first, self.first_bias, self.upper, self.upper_bias, self.steps, Cd)
+            z, h_all, c_all = self._few.decode(z, cond, h_prev, c_prev)
+            return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0)))
         h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
-        few = B <= FEW_ROWS
-        if few:  # everything known at the frame's start, for all couplings at once
-            pre = torch.baddbmm(self.first_bias, torch.cat([cond.expand(K, B, Cd), h_prev[:, 0]], -1),
-                                self.first[:, : Cd + H])  # (K, B, 4H)
-            if L > 1:
-                pre_up = torch.baddbmm(self.upper_bias.reshape(K * (L - 1), 1, 4 * H),
-                                       h_prev[:, 1:].reshape(K * (L - 1), B, H),
-                                       self.upper[:, :, :H].reshape(K * (L - 1), H, 4 * H)).view(K, L - 1, B, 4 * H)
-        else:  # the inputs of each layer's product, [cond | h_prev | x1] and [h_prev | h_below], filled in place
-            first_in = z.new_empty(B, Cd + H + self.steps[0].n_id)
-            first_in[:, :Cd] = cond
-            upper_in = z.new_empty(B, 2 * H)
+        # the inputs of each layer's product, [cond | h_prev | x1] and [h_prev | h_below], filled in place
+        first_in = z.new_empty(B, Cd + H + self.steps[0].n_id)
+        first_in[:, :Cd] = cond
+        upper_in = z.new_empty(B, 2 * H)
         for k in reversed(range(K)):
             step = self.steps[k]
             z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
-            if few:
-                a = torch.addmm(pre[k], z1, self.first[k, Cd + H:])
-            else:
-                first_in[:, Cd: Cd + H] = h_prev[k, 0]
-                first_in[:, Cd + H:] = z1
-                a = torch.addmm(self.first_bias[k, 0], first_in, self.first[k])
+            first_in[:, Cd: Cd + H] = h_prev[k, 0]
+            first_in[:, Cd + H:] = z1
+            a = torch.addmm(self.first_bias[k, 0], first_in, self.first[k])
             h = lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
             for layer in range(1, L):
-                if few:
-                    a = torch.addmm(pre_up[k, layer - 1], h, self.upper[k, layer - 1, H:])
-                else:
-                    upper_in[:, :H] = h_prev[k, layer]
-                    upper_in[:, H:] = h
-                    a = torch.addmm(self.upper_bias[k, layer - 1, 0], upper_in, self.upper[k, layer - 1])
+                upper_in[:, :H] = h_prev[k, layer]
+                upper_in[:, H:] = h
+                a = torch.addmm(self.upper_bias[k, layer - 1, 0], upper_in, self.upper[k, layer - 1])
                 h = lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
             x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
-        return z, tuple((None, None, (h_all[k], c_all[k])) for k in range(K))
+        return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0)))
 
 
 _DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()

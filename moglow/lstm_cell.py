@@ -32,14 +32,21 @@ def lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor
     ``h_out (B, H)``, writes ``c_out``. One sigmoid for the four gates (``tanh(g) = 1 - 2
     sigmoid(-2g)``); ``tanh(c)`` likewise for batches (for a few rows a ``tanh`` costs less
     than the extra operation)."""
-    B, H = c_prev.shape
+    H = c_prev.shape[1]
+    return lstm_cell_views(a, (a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]), c_prev, h_out, c_out)
+
+
+def lstm_cell_views(a: Tensor, gates: tuple[Tensor, Tensor, Tensor, Tensor], c_prev: Tensor, h_out: Tensor,
+                    c_out: Tensor) -> Tensor:
+    """:func:`lstm_cell` given the views ``gates = (i, f, o, g)`` of ``a`` made beforehand (a
+    caller that reuses one buffer makes them once)."""
     s = a.sigmoid_()
-    i, f, o, sg = s[:, :H], s[:, H: 2 * H], s[:, 2 * H: 3 * H], s[:, 3 * H:]
+    i, f, o, sg = gates
     torch.addcmul(i, i, sg, value=-2.0, out=c_out).addcmul_(f, c_prev)  # c = i tanh(g) + f c'
-    if B <= FEW_ROWS:
+    if s.shape[0] <= FEW_ROWS:
         return torch.tanh(c_out, out=h_out).mul_(o)
     t = torch.mul(c_out, -2.0, out=h_out).sigmoid_()  # sigmoid(-2c)
     return torch.addcmul(o, o, t, value=-2.0, out=h_out)  # h = o tanh(c) = o - 2 o sigmoid(-2c)
 
 
-__all__ = ["FEW_ROWS", "consecutive_views", "lstm_cell"]
+__all__ = ["FEW_ROWS", "consecutive_views", "lstm_cell", "lstm_cell_views"]

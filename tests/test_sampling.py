@@ -154,13 +154,55 @@ DECODER_CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("batch", [1, 4])
 @pytest.mark.parametrize("name", list(DECODER_CONFIGS))
-def test_fp32_frame_decoder_equals_model_decode(name):
-    """The frame decoder is the model's inverse flow, state included, frame after frame."""
+def test_fp32_frame_decoder_equals_model_decode(name, batch):
+    """The frame decoder is the model's inverse flow, state included, frame after frame (a few
+    rows: moglow.few_rows; one row writes the condition's product straight into its buffer)."""
     cfg = DECODER_CONFIGS[name]
     model = random_model(cfg, D, C, num_styles=2 if cfg.style_embedding else 0)
-    _, _, ref, _ = decode_alongside_model(model, FrameDecoder(model, "fp32"), batch=4)
+    _, _, ref, _ = decode_alongside_model(model, FrameDecoder(model, "fp32"), batch=batch)
     assert ref.std() > 0.1
+
+
+def test_few_rows_workspace_is_per_thread():
+    """Two threads decoding with one decoder at once (two pages of ``moglow play``) each get the
+    frames a lone decode gives: the reused buffers of the few-rows path are per thread."""
+    import sys
+    import threading
+
+    interval = sys.getswitchinterval()
+    model = random_model(DECODER_CONFIGS["2 layers, lookahead"], D, C)
+    decoder = FrameDecoder(model, "fp32")
+    g = torch.Generator().manual_seed(5)
+    inputs = [[(torch.randn(1, D, generator=g), torch.randn(1, model.cond_dim, generator=g)) for _ in range(300)]
+              for _ in range(2)]
+
+    barrier = threading.Barrier(2)
+
+    def run(frames, wait=False):
+        if wait:
+            barrier.wait()
+        state, xs = None, []
+        with torch.inference_mode():
+            for z, cond in frames:
+                x, state = decoder.decode(z, cond, state)
+                xs.append(x)
+        return torch.cat(xs)
+
+    alone = [run(frames) for frames in inputs]
+    together: list = [None, None]
+    threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, run(inputs[i], True))) for i in range(2)]
+    sys.setswitchinterval(1e-5)  # switch between the threads often (a shared buffer fails this test)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for a, b in zip(alone, together):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("precision, tol", [("bf16", 3e-2), ("fp16", 3e-3)])
