@@ -121,3 +121,15 @@ def dropout_keep_mask(seed: int, step: int, batch_size: int, seq_len: int, tau: 
         return torch.ones(batch_size // world_size, seq_len, tau, dtype=torch.bool)
     u = torch.rand(batch_size, seq_len, tau, generator=generator(seed, 3, step))
     return (u >= p)[rank::world_size]
+
+
+def style_dropout(style: torch.Tensor, seed: int, step: int, p: float, rank: int = 0,
+                  world_size: int = 1) -> torch.Tensor:
+    """``style (B,)`` int64 with each window's style replaced by -1 (none: the zero style vector)
+    with probability ``p``, so the model also learns to walk without a style (how it samples a
+    style it never saw). Drawn for the whole global batch of ``B * world_size`` windows from a
+    generator seeded by ``(seed, step)``, like :func:`dropout_keep_mask`."""
+    if p <= 0.0:
+        return style
+    u = torch.rand(style.shape[0] * world_size, generator=generator(seed, 4, step))[rank::world_size]
+    return torch.where(u.to(style.device) < p, torch.full_like(style, -1), style)

@@ -35,6 +35,9 @@ class TrainConfig:
         stride: frames between the starts of consecutive training windows.
         data_dropout: probability that a context pose of a target frame is replaced by the
             mean pose during training (MoGlow's data dropout); never used for validation.
+        style_dropout: probability that a training window's style is replaced by "none" (the
+            zero style vector, what a style the model never saw gets), so the model also learns
+            a style-free walk; never used for validation. 0: off.
         lr: peak learning rate.
         schedule: ``"constant"``: linear warm-up to ``lr`` then constant; ``"noam"``:
             linear warm-up, then ``lr * sqrt(warmup_steps / step)``, never below ``min_lr``.
@@ -69,6 +72,7 @@ class TrainConfig:
     seq_len: int = 70
     stride: int = 1
     data_dropout: float = 0.95
+    style_dropout: float = 0.0
     lr: float = 1e-4
     schedule: Literal["constant", "noam"] = "constant"
     warmup_steps: int = 1000
@@ -103,6 +107,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.data_dropout < 1.0:
             raise ConfigError(f"data_dropout must be in [0, 1), got {self.data_dropout}")
+        if not 0.0 <= self.style_dropout < 1.0:
+            raise ConfigError(f"style_dropout must be in [0, 1), got {self.style_dropout}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.warmup_steps < 0 or self.max_rollbacks < 0 or self.num_workers < 0:

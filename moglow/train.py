@@ -48,7 +48,7 @@ from data_pipeline.output_files import write_text_atomic
 from data_pipeline.plain_data import to_plain
 from data_pipeline.typed_config import ConfigError
 from moglow import distributed as D
-from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask
+from moglow.batches import StepBatchOrder, StepBatchSampler, dropout_keep_mask, style_dropout
 from moglow.checkpoint import (CheckpointError, data_metadata, load_checkpoint, remove_stale_temporaries, rng_state,
                                save_checkpoint, set_rng_state)
 from moglow.config import ExperimentConfig, experiment_to_dict
@@ -246,6 +246,8 @@ class Trainer:
         tc = self.cfg.train
         keep = dropout_keep_mask(tc.seed, step, tc.batch_size, tc.seq_len, self.cfg.model.tau,
                                  tc.data_dropout, rank, world_size)
+        if "style" in batch:
+            batch = {**batch, "style": style_dropout(batch["style"], tc.seed, step, tc.style_dropout, rank, world_size)}
         return {**batch, "keep": keep}
 
     def _loader(self, start: int, stop: int):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from moglow.batches import StepBatchOrder, dropout_keep_mask
+from moglow.batches import StepBatchOrder, dropout_keep_mask, style_dropout
+from moglow.config import ConfigError
 from moglow.checkpoint import load_checkpoint, non_finite_entries
 from moglow.logging_utils import read_csv
 from moglow.lr_schedule import LRSchedule
@@ -143,6 +144,21 @@ def test_dropout_masks_rate_and_shards():
     assert torch.equal(dropout_keep_mask(0, 7, 64, 20, 10, 0.7, rank=1, world_size=2), keep[1::2])
     assert not torch.equal(dropout_keep_mask(0, 8, 64, 20, 10, 0.7), keep)
     assert dropout_keep_mask(0, 7, 4, 5, 3, 0.0).all()
+
+
+def test_style_dropout_rate_and_shards():
+    """Style dropout replaces a window's style by -1 (none) at rate p, the same windows however the
+    global batch is sharded, other steps other windows; p = 0 leaves the styles alone."""
+    style = torch.arange(4096) % 5
+    dropped = style_dropout(style, seed=0, step=7, p=0.25)
+    none = dropped == -1
+    assert abs(none.float().mean().item() - 0.25) < 0.03  # 4 standard errors at n = 4096
+    assert torch.equal(dropped[~none], style[~none])
+    assert torch.equal(style_dropout(style[1::2], 0, 7, 0.25, rank=1, world_size=2), dropped[1::2])
+    assert not torch.equal(style_dropout(style, 0, 8, 0.25), dropped)
+    assert style_dropout(style, 0, 7, 0.0) is style
+    with pytest.raises(ConfigError, match="style_dropout"):
+        tiny_config(style_dropout=1.0).train.validate()
 
 
 def test_learning_rate_schedules():
