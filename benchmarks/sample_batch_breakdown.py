@@ -80,7 +80,7 @@ def main() -> None:
             for name, (fn, work) in (list(kinds.items()) if r % 2 else list(kinds.items())[::-1]):
                 t = time.process_time()
                 fn()
-                shares[name].append(work / (time.process_time() - t) / mm_rate(B, cfg))
+                shares[name].append(work / (time.process_time() - t) / mm_rate(B, cfg, repeats=5))
     print(f"paper-size model, {B} characters, {frames} frames per run, 1 thread; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name, v in shares.items():

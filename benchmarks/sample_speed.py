@@ -18,14 +18,17 @@ Variants (all after :func:`moglow.sampling.optimise_for_sampling`): ``auto`` (th
 the float32 :class:`moglow.frame_decoder.FrameDecoder`, the model's maths to float rounding in
 fewer operations), ``fp32 model`` (``precision="fp32"``: ``model.generate``, the model's own
 path), ``bf16`` and ``fp16`` (the decoder with 16-bit weights: ``moglow sample --precision``).
-References (floors) measured in the same run, before and after the variants (the better of
-the two is kept): for one character (memory bound: each weight is read once per frame) the
-frames/s at which one thread streams the weights' bytes (``tensor.sum``) per CPU second; for
-a batch (compute bound) the frames/s at the fp32 ``torch.mm`` rate (per CPU second × threads)
-of a product the size of an LSTM layer. Each variant is timed ``--repeats`` times (rates: the
-best run). ``% floor``: each run's per-CPU-second rate (× threads for a batch) over the floor
-measured right after it, median (best) over the runs: on a shared machine the load moves the
-floor by tens of percent within a minute, and pairing the two in time cancels most of that.
+References (floors), measured in the same run: for one character (memory bound: each weight
+is read once per frame) the rate at which one thread streams the weights' bytes (``tensor.sum``);
+for a batch (compute bound) the fp32 ``torch.mm`` rate (per CPU second × threads) of a product
+the size of an LSTM layer. Each variant is timed ``--repeats`` times (rates: the best run), and
+right after each run the floor does the same work (as many weight reads, or as many FLOPs, as
+the run's frames), timed the same way. ``% floor``: each run's per-CPU-second rate over its
+floor's, median (best) over the runs. Pairing in time cancels most of a shared machine's load
+(it moves both by tens of percent within a minute), and timing both over the same amount of
+work keeps the comparison fair: the best of a few short floor reads against a whole run's mean
+understates a variant by the load's spread (~8 % here: ``sample_batch_breakdown.py``'s ``floor
+product in a row``).
 
 Deviation. For each model with non-trivial random weights (output layers drawn with
 std 0.6/√hidden, as a trained tiny model's; ``--checkpoint`` adds a trained model), it
@@ -86,38 +89,43 @@ def weight_bytes(model: MoGlow) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def stream_rate(nbytes: int, repeats: int = 5) -> float:
-    """Bytes per CPU second at which this process reads a buffer of ``nbytes`` (one thread, best of ``repeats``)."""
+def stream_rate(nbytes: int, times: int = 1, repeats: int = 1) -> float:
+    """Bytes per CPU second at which this process reads a buffer of ``nbytes``, ``times`` times in
+    a row (one thread; the best of ``repeats`` such runs)."""
     buf = torch.ones(max(1, nbytes // 4))
     buf.sum()
     best = float("inf")
     for _ in range(repeats):
         t = time.process_time()
-        buf.sum()
+        for _ in range(times):
+            buf.sum()
         best = min(best, time.process_time() - t)
-    return nbytes / max(best, 1e-9)
+    return nbytes * times / max(best, 1e-9)
 
 
-def mm_rate(batch: int, cfg: ModelConfig, repeats: int = 5) -> float:
-    """fp32 FLOP per CPU second of a (batch, hidden) @ (hidden, 4 hidden) product (the bulk of a
-    batched frame), with this process's threads."""
+def mm_rate(batch: int, cfg: ModelConfig, flops: float = 2e8, repeats: int = 1) -> float:
+    """fp32 FLOP per CPU second of ``(batch, hidden) @ (hidden, 4 hidden)`` products (the bulk of a
+    batched frame) totalling ``flops``, with this process's threads (the best of ``repeats`` runs)."""
     a, b = torch.randn(batch, cfg.hidden), torch.randn(cfg.hidden, 4 * cfg.hidden)
-    n = max(1, int(2e8 // (2 * batch * cfg.hidden * 4 * cfg.hidden)))
+    one = 2.0 * batch * cfg.hidden * 4 * cfg.hidden
+    n = max(1, round(flops / one))
+    torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
         t = time.process_time()
         for _ in range(n):
             torch.mm(a, b)
-        best = min(best, (time.process_time() - t) / n)
-    return 2.0 * batch * cfg.hidden * 4 * cfg.hidden / max(best, 1e-9) * torch.get_num_threads()
+        best = min(best, time.process_time() - t)
+    return one * n / max(best, 1e-9) * torch.get_num_threads()
 
 
 def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeats: int = 1,
                   floor=None) -> tuple[float, float, list[float]]:
     """(frames/s per wall-clock second, frames/s per CPU second of this process), each the best
-    of ``repeats`` runs, and, when ``floor`` (a function returning the floor's frames per CPU
-    second) is given, the per-CPU-second rate of each run over the floor measured right after
-    it (paired in time: a shared machine's load changes both alike)."""
+    of ``repeats`` runs, and, when ``floor`` (a function of a number of frames returning the
+    floor's frames per CPU second over that much work) is given, the per-CPU-second rate of each
+    run over the floor's, measured right after it (paired in time: a shared machine's load
+    changes both alike)."""
     g = torch.Generator().manual_seed(0)
     context = torch.zeros(batch, model.tau, POSE_DIM)
     control = torch.randn(batch, model.tau + frames + model.lookahead, CONTROL_DIM, generator=g)
@@ -134,7 +142,7 @@ def time_generate(model: MoGlow, batch: int, frames: int, precision: str, repeat
         w, u = time.perf_counter() - t, time.process_time() - c
         wall, cpu = min(wall, w), min(cpu, u)
         if floor is not None:
-            shares.append(batch * frames / max(u, 1e-9) / floor())
+            shares.append(batch * frames / max(u, 1e-9) / floor(frames))
     return batch * frames / wall, batch * frames / max(cpu, 1e-9), shares
 
 
@@ -151,9 +159,12 @@ def machine() -> str:
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 
-def floor_rate(batch: int, cfg: ModelConfig, nbytes: int) -> float:
-    """Bytes per CPU second (one character) or FLOP per CPU second x threads (a batch)."""
-    return stream_rate(nbytes) if batch == 1 else mm_rate(batch, cfg)
+def floor_rate(batch: int, cfg: ModelConfig, nbytes: int, frames: int, repeats: int = 1) -> float:
+    """Bytes per CPU second (one character: ``frames`` reads of ``nbytes``) or FLOP per CPU second x
+    threads (a batch: products totalling ``frames`` batched frames' FLOPs)."""
+    if batch == 1:
+        return stream_rate(nbytes, frames, repeats)
+    return mm_rate(batch, cfg, matmul_flops_per_frame(cfg) * batch * frames, repeats)
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -172,13 +183,15 @@ def speed(args: argparse.Namespace) -> None:
                 frames = args.frames if batch == 1 else args.batch_frames
                 per_frame = nbytes if batch == 1 else flops * threads  # floor in frames per CPU second
 
-                def floor(b: int = batch) -> float:
-                    return floor_rate(b, cfg, nbytes) / per_frame
+                floors: list[float] = []
 
-                before = floor()
+                def floor(n: int, b: int = batch) -> float:  # frames per CPU second over n frames' work
+                    floors.append(floor_rate(b, cfg, nbytes, n) / per_frame)
+                    return floors[-1]
+
                 rows = [(label, *time_generate(model, batch, frames, precision, args.repeats, floor))
                         for label, precision in VARIANTS]
-                rate = max(before, floor()) * per_frame
+                rate = max(floors) * per_frame
                 if batch == 1:
                     ref_text = (f"memory floor (one thread, CPU time) {rate / nbytes:.1f} frames/s fp32, "
                                 f"{2 * rate / nbytes:.1f} 16-bit (reads {rate / 1e9:.1f} GB/s)")

@@ -7,11 +7,13 @@ inverse flow of one frame with as few tensor operations as possible:
 
 - float32: the LSTM weights of all K couplings sit in two blocks whose rows put first what
   is known when a frame starts (the condition, the previous frame's h). For a few
-  characters (memory bound) two batched products read those rows of every coupling at the
-  frame's start (most of the bytes, streamed best that way); the chain of couplings then
-  reads only the x1 and layer-below rows. For a batch (compute bound) each LSTM layer of a
-  coupling is one product of the concatenated inputs ``[cond | h_prev | x1]`` (a
-  ``(B, C) x (C, K * 4H)`` product of the condition alone runs ~1.4x slower than K blocks);
+  characters (memory bound) :class:`moglow.few_rows.FewRows` reads those rows of every
+  coupling at the frame's start (the condition's as one product, most of the bytes, streamed
+  best that way) and runs the chain of couplings, which reads only the x1 and layer-below
+  rows, on buffers reused frame after frame. For a batch (compute bound) each LSTM layer of
+  a coupling is one product of the concatenated inputs ``[cond | h_prev | x1]`` (a
+  ``(B, C) x (C, K * 4H)`` product of the condition alone runs ~1.5x slower than K blocks;
+  reusing one output buffer instead of a fresh result per product: no measurable gain);
 - 16 bits: the condition's share of every coupling's first layer is one product for all K
   couplings (as :meth:`MoGlow.cond_projections`), each layer one product of
   ``[layer input, previous h]`` with the stacked ``[W_in | W_hh]``;

@@ -165,9 +165,10 @@ def test_fp32_frame_decoder_equals_model_decode(name, batch):
     assert ref.std() > 0.1
 
 
-def test_few_rows_workspace_is_per_thread():
+@pytest.mark.parametrize("batch", [1, 12])
+def test_frame_decoder_buffers_are_per_thread(batch):
     """Two threads decoding with one decoder at once (two pages of ``moglow play``) each get the
-    frames a lone decode gives: the reused buffers of the few-rows path are per thread."""
+    frames a lone decode gives: the reused buffers (few rows and batch paths) are per thread."""
     import sys
     import threading
 
@@ -175,7 +176,8 @@ def test_few_rows_workspace_is_per_thread():
     model = random_model(DECODER_CONFIGS["2 layers, lookahead"], D, C)
     decoder = FrameDecoder(model, "fp32")
     g = torch.Generator().manual_seed(5)
-    inputs = [[(torch.randn(1, D, generator=g), torch.randn(1, model.cond_dim, generator=g)) for _ in range(300)]
+    inputs = [[(torch.randn(batch, D, generator=g), torch.randn(batch, model.cond_dim, generator=g))
+                for _ in range(300)]
               for _ in range(2)]
 
     barrier = threading.Barrier(2)
