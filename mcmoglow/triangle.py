@@ -95,6 +95,13 @@ class FoldedTriangle:
         """L1 norm of each matrix row ``(..., d)``."""
         return self.row_sums(r.abs())
 
+    def dense_packed(self, x: Tensor) -> Tensor:
+        """Packed ``x (..., d(d-1)/2)`` -> the strictly lower triangular matrix ``(..., d, d)``
+        (``dense(rect(x))`` in one scatter)."""
+        _, _, flat = self._consts(x)
+        lead = x.shape[:-1]
+        return x.new_zeros(*lead, self.d * self.d).index_copy_(-1, flat, x).view(*lead, self.d, self.d)
+
     def dense(self, r: Tensor) -> Tensor:
         """Rectangle ``(..., h, n)`` -> the strictly lower triangular matrix ``(..., d, d)``."""
         _, _, flat = self._consts(r)

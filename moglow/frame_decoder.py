@@ -185,7 +185,7 @@ class _Step:
             return torch.div(z2, s).sub_(params[:, :d])
         if self.kind == "additive":
             return torch.sub(z2, params)
-        return self.transform.inverse(z2, params)[0]
+        return self.transform.inverse_sample(z2, params)
 
 
 class FrameDecoder:

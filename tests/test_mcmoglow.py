@@ -137,6 +137,23 @@ def test_forward_is_the_matrix_times_shifted_input(variant):
 
 
 @pytest.mark.parametrize("variant", ["ldu", "lower"])
+@pytest.mark.parametrize("d", [1, 2, 5, 32, 33])
+def test_sampling_inverse_equals_the_inverse(variant, d):
+    """``inverse_sample`` (what the frame decoder runs) is ``inverse``'s x2 in float64 to 1e-12, for
+    off-diagonal rows far inside, at and far beyond the clamp (row norms 1e-9 .. 1e3), and for
+    an all-zero triangle."""
+    g = torch.Generator().manual_seed(3)
+    t = MatrixAffineTransform(variant)
+    y = torch.randn(8, d, generator=g, dtype=F64)
+    params = torch.randn(8, t.num_params(d), generator=g, dtype=F64)
+    params[:, 2 * d:] *= torch.logspace(-9, 3, 8, dtype=F64).unsqueeze(-1)  # one scale per row
+    params[0, 2 * d:] = 0
+    torch.testing.assert_close(t.inverse_sample(y, params), t.inverse(y, params)[0], rtol=0, atol=1e-12)
+    x = t.inverse_sample(y, params)
+    torch.testing.assert_close(t(x, params)[0], y, rtol=0, atol=1e-9)  # and it inverts the forward
+
+
+@pytest.mark.parametrize("variant", ["ldu", "lower"])
 @pytest.mark.parametrize("net", ["lstm", "mlp"])
 def test_coupling_passes_bijection_checks(variant, net):
     torch.manual_seed(3)

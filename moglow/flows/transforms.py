@@ -57,6 +57,11 @@ class TransformFamily(nn.Module):
     def inverse(self, y2: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:  # noqa: D102
         raise NotImplementedError
 
+    def inverse_sample(self, y2: Tensor, params: Tensor) -> Tensor:
+        """``x2`` of :meth:`inverse` without its log-determinant (what sampling needs); a family
+        may override it with fewer operations (the frame decoder calls it every frame)."""
+        return self.inverse(y2, params)[0]
+
 
 class AffineTransform(TransformFamily):
     """Shift then scale, as in MoGlow: ``y2 = (x2 + b) * s``.
