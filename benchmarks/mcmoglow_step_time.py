@@ -13,7 +13,8 @@ backward, and the inverse) at d = 32: the folded-rectangle product of
 :mod:`mcmoglow.triangle` with the row clamp applied to the product vector (the one used);
 batched matmul, einsum or broadcast multiply-sum with clamped ``d × d`` triangles;
 gather/index_add on the packed entries (no matrices formed); and forming ``A = L D U`` first; inverse by two triangular solves vs a
-general solve with ``A``.
+general solve with ``A``, and the sampling inverse (``inverse_sample``, what the frame decoder
+runs) against ``inverse`` for one frame of one character (CPU µs per call).
 
     OMP_NUM_THREADS=2 python benchmarks/mcmoglow_step_time.py                 # ~2 min on 2 cores
     OMP_NUM_THREADS=2 python benchmarks/mcmoglow_step_time.py --micro --rounds 5
@@ -149,7 +150,8 @@ def bench_micro(args) -> None:
         a = t.matrix(p, d)
         return torch.linalg.solve(a, y) - p[:, :d]
 
-    inverses = {"2 triangular solves (used)": inv_triangular, "general solve with A": inv_general}
+    inverses = {"2 triangular solves (used)": inv_triangular, "general solve with A": inv_general,
+                "inverse_sample (sampling: no log-det)": t.inverse_sample}
     with torch.no_grad():
         for name, f in variants.items():
             assert torch.allclose(f(x0, params0)[0], ref_y, atol=1e-4), name
@@ -172,6 +174,20 @@ def bench_micro(args) -> None:
     ref = statistics.median(inv["2 triangular solves (used)"])
     for k, v in inv.items():
         print(f"  inverse           {k:34s} {statistics.median(v) * 1e3:8.2f} ms   ratio {statistics.median(v) / ref:5.2f}")
+    # one frame of one character, as the frame decoder calls it: per-call cost is dispatch, not arithmetic
+    y1, p1 = ref_y[:1], params0[:1]
+    one = {"inverse()[0]": inv_triangular, "inverse_sample": t.inverse_sample}
+    per_call: dict[str, list[float]] = {k: [] for k in one}
+    with torch.inference_mode():
+        for _ in range(args.rounds * 4):
+            for k, f in one.items():
+                t0 = time.process_time()
+                for _ in range(200):
+                    f(y1, p1)
+                per_call[k].append((time.process_time() - t0) / 200)
+    ref = statistics.median(per_call["inverse()[0]"])
+    for k, v in per_call.items():
+        print(f"  one frame, B = 1  {k:34s} {statistics.median(v) * 1e6:8.1f} µs (CPU)  ratio {statistics.median(v) / ref:5.2f}")
 
 
 def main() -> None:
