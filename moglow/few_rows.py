@@ -59,10 +59,6 @@ class FewRows:
         self.eps = [first.new_tensor(s.eps) for s in steps]
         self._local = threading.local()
 
-    def nbytes(self) -> int:
-        """Bytes of the copy this layout adds (the condition's rows)."""
-        return self.cond_rows.numel() * self.cond_rows.element_size()
-
     def _workspace(self, B: int, like: Tensor) -> SimpleNamespace:
         """This thread's buffers for ``B`` rows, and their views (made once)."""
         cache = self._local.__dict__.setdefault("ws", {})
