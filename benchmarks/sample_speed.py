@@ -89,18 +89,15 @@ def weight_bytes(model: MoGlow) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def stream_rate(nbytes: int, times: int = 1, repeats: int = 1) -> float:
+def stream_rate(nbytes: int, times: int = 1) -> float:
     """Bytes per CPU second at which this process reads a buffer of ``nbytes``, ``times`` times in
-    a row (one thread; the best of ``repeats`` such runs)."""
+    a row (one thread)."""
     buf = torch.ones(max(1, nbytes // 4))
     buf.sum()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.process_time()
-        for _ in range(times):
-            buf.sum()
-        best = min(best, time.process_time() - t)
-    return nbytes * times / max(best, 1e-9)
+    t = time.process_time()
+    for _ in range(times):
+        buf.sum()
+    return nbytes * times / max(time.process_time() - t, 1e-9)
 
 
 def mm_rate(batch: int, cfg: ModelConfig, flops: float = 2e8, repeats: int = 1) -> float:
@@ -159,12 +156,12 @@ def machine() -> str:
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 
-def floor_rate(batch: int, cfg: ModelConfig, nbytes: int, frames: int, repeats: int = 1) -> float:
+def floor_rate(batch: int, cfg: ModelConfig, nbytes: int, frames: int) -> float:
     """Bytes per CPU second (one character: ``frames`` reads of ``nbytes``) or FLOP per CPU second x
     threads (a batch: products totalling ``frames`` batched frames' FLOPs)."""
     if batch == 1:
-        return stream_rate(nbytes, frames, repeats)
-    return mm_rate(batch, cfg, matmul_flops_per_frame(cfg) * batch * frames, repeats)
+        return stream_rate(nbytes, frames)
+    return mm_rate(batch, cfg, matmul_flops_per_frame(cfg) * batch * frames)
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -185,7 +182,9 @@ def speed(args: argparse.Namespace) -> None:
 
                 floors: list[float] = []
 
-                def floor(n: int, b: int = batch) -> float:  # frames per CPU second over n frames' work
+                def floor(n: int, b: int = batch, cfg: ModelConfig = cfg, nbytes: int = nbytes,
+                          per_frame: float = per_frame, floors: list[float] = floors) -> float:
+                    """Frames per CPU second at the floor, over n frames' work (kept in ``floors``)."""
                     floors.append(floor_rate(b, cfg, nbytes, n) / per_frame)
                     return floors[-1]
 

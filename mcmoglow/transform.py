@@ -251,7 +251,6 @@ class MatrixAffineTransform(TransformFamily):
             v = torch.linalg.solve_triangular(n_up, v, upper=True, unitriangular=True)
         return v.squeeze(-1) - b, -log_s.sum(-1)
 
-
     def inverse_sample(self, y2: Tensor, params: Tensor) -> Tensor:
         """``x2`` of :meth:`inverse` in fewer operations (no log-determinant; each clamped
         triangle scattered straight from its packed parameters, row norms on the dense rows):
@@ -262,7 +261,9 @@ class MatrixAffineTransform(TransformFamily):
         b, s, _ = self.diagonal.shift_logscale(params[..., : 2 * d], d)
         m, tri, rho = num_offdiag(d), self.triangle(d), self.offdiag_bound
 
-        def clamped(packed: Tensor) -> Tensor:  # N = diag(g) M, g = rho tanh(r / rho) / r the row clamp
+        # N = diag(g) M with g = rho tanh(r / rho) / r, the row clamp of _row_clamp_factor without its
+        # small-r series branch (there for the gradient; a value needs none) and its scalar operations
+        def clamped(packed: Tensor) -> Tensor:
             raw = tri.dense_packed(packed)
             r = raw.abs().sum(-1).clamp_min_(1e-30)  # tanh(r)/r is 1 - r^2/3 to float rounding for small r
             g = torch.tanh(r).div_(r) if rho == 1.0 else torch.tanh(r / rho).mul_(rho).div_(r)

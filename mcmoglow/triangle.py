@@ -104,10 +104,7 @@ class FoldedTriangle:
 
     def dense(self, r: Tensor) -> Tensor:
         """Rectangle ``(..., h, n)`` -> the strictly lower triangular matrix ``(..., d, d)``."""
-        _, _, flat = self._consts(r)
-        lead = r.shape[:-2]
-        vals = r.reshape(*lead, -1)[..., self._cells.to(r.device)]
-        return r.new_zeros(*lead, self.d * self.d).index_copy(-1, flat, vals).view(*lead, self.d, self.d)
+        return self.dense_packed(r.reshape(*r.shape[:-2], -1)[..., self._cells.to(r.device)])
 
 
 __all__ = ["FoldedTriangle"]

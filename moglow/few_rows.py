@@ -44,7 +44,7 @@ class FewRows:
                  steps: list, cond_dim: int):
         K, _, G = first.shape
         H, L, C = steps[0].hidden, steps[0].num_layers, cond_dim
-        self.K, self.L, self.H, self.G, self.C = K, L, H, G, C
+        self.K, self.L, self.H, self.G = K, L, H, G
         self.steps = steps
         with torch.no_grad():
             self.cond_rows = first[:, :C].permute(1, 0, 2).reshape(C, K * G).contiguous()  # (C, K * 4H)
@@ -68,8 +68,9 @@ class FewRows:
         K, L, H, G = self.K, self.L, self.H, self.G
         D = like.shape[1]
         with torch.inference_mode(False), torch.no_grad():
-            ws = SimpleNamespace(cond_out=like.new_empty(B, K * G), p0=like.new_empty(K, B, G),
-                                 pup=like.new_empty(max(K * (L - 1), 1), B, G), z=[like.new_empty(B, D) for _ in range(2)])
+            ws = SimpleNamespace(cond_out=like.new_empty(B, K * G) if B > 1 else None,  # B = 1 writes p0 directly
+                                 p0=like.new_empty(K, B, G), pup=like.new_empty(max(K * (L - 1), 1), B, G),
+                                 z=[like.new_empty(B, D) for _ in range(2)])
             widths = [2 * (D - s.n_id) if s.kind == "affine" else None for s in self.steps]
             ws.params = [like.new_empty(B, w) if w else None for w in widths]
             ws.a, ws.gates, ws.z1, ws.z2 = [], [], [], []
@@ -99,7 +100,8 @@ class FewRows:
         if L > 1:
             torch.baddbmm(self.up_bias, h_prev[:, 1:].reshape(K * (L - 1), B, H), self.rec_up, out=ws.pup)
         h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
-        hs, cs, cps = h_all.view(K * L, B, H).unbind(0), c_all.view(K * L, B, H).unbind(0), c_prev.reshape(K * L, B, H).unbind(0)
+        hs, cs = h_all.view(K * L, B, H).unbind(0), c_all.view(K * L, B, H).unbind(0)
+        cps = c_prev.reshape(K * L, B, H).unbind(0)
         ws.z[0].copy_(z)
         cur = 0
         for k in reversed(range(K)):

@@ -319,14 +319,21 @@ class FrameDecoder:
     def _decode_fp32(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
         """Float32 (see :meth:`_stack_fp32`); returns the states as views of two ``(K, L, B, H)`` tensors.
         A few characters take :class:`moglow.few_rows.FewRows`; a batch one product per layer of each coupling."""
-        B, Cd = z.shape[0], self.cond_dim
-        K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
+        B = z.shape[0]
         h_prev, c_prev = self._previous(state, B, z)
         if B <= FEW_ROWS:
             if self._few is None:
-                self._few = FewRows(self.first, self.first_bias, self.upper, self.upper_bias, self.steps, Cd)
+                self._few = FewRows(self.first, self.first_bias, self.upper, self.upper_bias, self.steps, self.cond_dim)
             z, h_all, c_all = self._few.decode(z, cond, h_prev, c_prev)
-            return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0)))
+        else:
+            z, h_all, c_all = self._decode_batch(z, cond, h_prev, c_prev)
+        return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0), strict=True))
+
+    def _decode_batch(self, z: Tensor, cond: Tensor, h_prev: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """A batch (compute bound): one product per LSTM layer of each coupling; ``(x, h, c)``,
+        the states ``(K, L, B, H)``."""
+        B, Cd = z.shape[0], self.cond_dim
+        K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
         h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
         # the inputs of each layer's product, [cond | h_prev | x1] and [h_prev | h_below], filled in place
         first_in = z.new_empty(B, Cd + H + self.steps[0].n_id)
@@ -346,7 +353,7 @@ class FrameDecoder:
                 h = lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
             x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
             z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
-        return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0)))
+        return z, h_all, c_all
 
 
 _DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()

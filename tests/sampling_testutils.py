@@ -44,6 +44,12 @@ def tiny_model_config(tau: int = 3, lookahead: int = 0, style_embedding: int = 0
                        style_embedding=style_embedding)
 
 
+def random_inputs(B: int, tau: int, T: int, pose_dim: int, control_dim: int, la: int = 0, seed: int = 0):
+    """``(context (B, tau, pose_dim), control (B, tau + T + la, control_dim))``, standard normal, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(B, tau, pose_dim, generator=g), torch.randn(B, tau + T + la, control_dim, generator=g)
+
+
 def random_model(cfg: ModelConfig, pose_dim: int, control_dim: int = 3, num_styles: int = 0,
                  seed: int = 0, scale: float = 0.1) -> MoGlow:
     """A MoGlow whose every parameter is perturbed (the zero-initialised output layers would make

@@ -9,15 +9,14 @@ from moglow.frame_decoder import FrameDecoder, frame_decoder
 from moglow.model_config import ModelConfig
 from moglow.sampling import generate_poses
 from moglow.streaming import MotionStreamer
-from sampling_testutils import decode_alongside_model, random_model, tiny_model_config
+from sampling_testutils import decode_alongside_model, random_inputs, random_model, tiny_model_config
 
 torch.set_num_threads(1)
 D, C = 7, 3
 
 
 def _inputs(B: int, tau: int, T: int, la: int = 0, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, tau, D, generator=g), torch.randn(B, tau + T + la, C, generator=g)
+    return random_inputs(B, tau, T, D, C, la, seed)
 
 
 DECODER_CONFIGS = {

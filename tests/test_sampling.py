@@ -14,7 +14,7 @@ from moglow.cli import main
 from moglow.paths import make_path
 from moglow.sampling import SamplingMeta, generate_poses, optimise_for_sampling, sample_controls, sample_path
 from moglow.streaming import MotionStreamer
-from sampling_testutils import (prepared_procedural, random_model, reference_generate,
+from sampling_testutils import (prepared_procedural, random_inputs, random_model, reference_generate,
                                 tiny_model_config, write_checkpoint)
 
 torch.set_num_threads(1)
@@ -22,8 +22,7 @@ D, C = 7, 3
 
 
 def _inputs(B: int, tau: int, T: int, la: int = 0, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, tau, D, generator=g), torch.randn(B, tau + T + la, C, generator=g)
+    return random_inputs(B, tau, T, D, C, la, seed)
 
 
 def _stream(model, context, control, temperature, seed, T):
