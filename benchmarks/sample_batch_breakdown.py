@@ -6,7 +6,10 @@ product, best of 5), and expressed as a share of it:
 
 - ``full decode``: the float32 frame decoder, frame after frame (what ``precision="auto"`` runs);
 - ``products only``: the same frames' matrix products on the decoder's own weights (every LSTM
-  layer of every coupling, the output layers and ActNorm/LU maps), nothing else;
+  layer of every coupling in :mod:`moglow.many_rows`' block layout, the output layers and
+  ActNorm/LU maps), nothing else;
+- ``products, (in, 4H) layout``: the same products with each LSTM layer one ``addmm`` on the
+  ``(inputs, 4H)`` weights (the batch path's layout before the block layout);
 - ``floor product in a row``: the floor's own product, repeated for as many FLOPs as a run.
 
 ``products only / full decode`` is the share of a frame spent in the products; ``floor product
@@ -43,6 +46,12 @@ def main() -> None:
     torch.manual_seed(0)
     model = nontrivial(optimise_for_sampling(MoGlow(cfg, POSE_DIM, CONTROL_DIM)).eval())
     dec = FrameDecoder(model, "fp32")
+    with torch.inference_mode():
+        dec.decode(torch.randn(B, POSE_DIM), torch.randn(B, dec.cond_dim))  # builds the batch layout
+    many = dec._many
+    assert many is not None
+    J = many.first.shape[1]
+    blocks = torch.empty(J, B, many.nb)
     flops = matmul_flops_per_frame(cfg)
     z, cond = torch.randn(B, POSE_DIM), torch.randn(B, dec.cond_dim)
     x_first, x_upper = torch.randn(B, dec.first.shape[1]), torch.randn(B, 2 * cfg.hidden)
@@ -54,6 +63,18 @@ def main() -> None:
             _, state = dec.decode(z, cond, state)
 
     def products() -> None:
+        first_rows, upper_rows = x_first.expand(J, B, -1), x_upper.expand(J, B, -1)
+        for _ in range(frames):
+            for k, s in enumerate(dec.steps):
+                torch.baddbmm(many.first_bias[k].expand(J, B, -1), first_rows, many.first[k].transpose(1, 2),
+                              out=blocks)
+                for layer in range(cfg.num_layers - 1):
+                    torch.baddbmm(many.upper_bias[k, layer].expand(J, B, -1), upper_rows,
+                                  many.upper[k, layer].transpose(1, 2), out=blocks)
+                torch.addmm(s.out_bias, h, s.out_weight)
+                torch.addmm(s.shift, x_pose, s.affine)
+
+    def products_in_out() -> None:
         for _ in range(frames):
             for k, s in enumerate(dec.steps):
                 torch.addmm(dec.first_bias[k, 0], x_first, dec.first[k], out=out)
@@ -71,6 +92,7 @@ def main() -> None:
 
     kinds: dict[str, tuple[Callable[[], None], float]] = {
         "full decode": (full, B * frames * flops), "products only": (products, B * frames * flops),
+        "products, (in, 4H) layout": (products_in_out, B * frames * flops),
         f"floor product x{n_floor} in a row": (floor_in_a_row, n_floor * 2.0 * B * cfg.hidden * 4 * cfg.hidden)}
     shares: dict[str, list[float]] = {k: [] for k in kinds}
     with torch.inference_mode():

@@ -46,6 +46,7 @@ Run::
 
     python benchmarks/sample_speed.py                            # both models, 1 and 100 characters, 1 thread
     python benchmarks/sample_speed.py --models paper --deviation-frames 0 --repeats 3   # the README's row
+    python benchmarks/sample_speed.py --models paper --deviation-frames 0 --batches 100 --variants auto --repeats 9
     python benchmarks/sample_speed.py --threads 1 2 --checkpoint outputs/mcmoglow_compare/moglow_seed0
 """
 from __future__ import annotations
@@ -189,7 +190,7 @@ def speed(args: argparse.Namespace) -> None:
                     return floors[-1]
 
                 rows = [(label, *time_generate(model, batch, frames, precision, args.repeats, floor))
-                        for label, precision in VARIANTS]
+                        for label, precision in VARIANTS if precision in args.variants]
                 rate = max(floors) * per_frame
                 if batch == 1:
                     ref_text = (f"memory floor (one thread, CPU time) {rate / nbytes:.1f} frames/s fp32, "
@@ -278,6 +279,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames timed for one character")
     parser.add_argument("--batch-frames", type=int, default=8, help="frames timed for a batch")
     parser.add_argument("--threads", nargs="+", type=int, default=[1], help="torch CPU threads to try")
+    parser.add_argument("--variants", nargs="+", default=[p for _, p in VARIANTS], choices=[p for _, p in VARIANTS],
+                        help="precisions to time (default all: fp32 = the model's own path, auto = the default)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (the best is kept)")
     parser.add_argument("--deviation-frames", type=int, default=100,
                         help="frames generated for the deviation check (0: skip it)")

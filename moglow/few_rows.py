@@ -7,7 +7,7 @@ of couplings (a few microseconds of dispatch each) would add ~3 ms. This path
 
 - reads most bytes at the frame's start, where they stream best: the condition's rows of
   every coupling's first LSTM layer as **one** product ``(B, C) x (C, K * 4H)`` (a copy of
-  those rows, built on first use: ~85 MB for the paper-size model, 0.3 MB for the shipped
+  those rows, built on first use: ~85 MB for the paper-size model, 11 MB for the shipped
   one), then the previous frame's ``h`` rows of every layer as two batched products;
 - runs the chain of couplings on a per-thread workspace whose views (gates, parameters,
   latent halves) are made once per batch size, so each coupling is ~17 operations with no

@@ -10,10 +10,12 @@ inverse flow of one frame with as few tensor operations as possible:
   characters (memory bound) :class:`moglow.few_rows.FewRows` reads those rows of every
   coupling at the frame's start (the condition's as one product, most of the bytes, streamed
   best that way) and runs the chain of couplings, which reads only the x1 and layer-below
-  rows, on buffers reused frame after frame. For a batch (compute bound) each LSTM layer of
-  a coupling is one product of the concatenated inputs ``[cond | h_prev | x1]`` (a
-  ``(B, C) x (C, K * 4H)`` product of the condition alone runs ~1.5x slower than K blocks;
-  reusing one output buffer instead of a fresh result per product: no measurable gain);
+  rows, on buffers reused frame after frame. For a batch (compute bound)
+  :class:`moglow.many_rows.ManyRows` runs each LSTM layer of a coupling as one product of the
+  concatenated inputs ``[cond | h_prev | x1]``, on weights transposed and cut into blocks of
+  output rows (a ``(B, C) x (C, K * 4H)`` product of the condition alone runs ~1.5x slower
+  than K blocks; reusing one output buffer instead of a fresh result per product: no
+  measurable gain);
 - 16 bits: the condition's share of every coupling's first layer is one product for all K
   couplings (as :meth:`MoGlow.cond_projections`), each layer one product of
   ``[layer input, previous h]`` with the stacked ``[W_in | W_hh]``;
@@ -66,6 +68,7 @@ from torch import Tensor, nn
 from moglow.cli_checks import UsageError
 from moglow.few_rows import FewRows
 from moglow.lstm_cell import FEW_ROWS, consecutive_views, lstm_cell
+from moglow.many_rows import ManyRows
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -215,6 +218,7 @@ class FrameDecoder:
             self.cond_bias = torch.cat([s.cond_bias for s in self.steps], 0)
             self.stacked = precision == "fp32"  # the float32 layout (_stack_fp32) instead of cond_map
             self._few: FewRows | None = None  # built on the first call with a few rows
+            self._many: ManyRows | None = None  # and with a batch
             if self.stacked:
                 self._stack_fp32()
         for s in self.steps:
@@ -318,7 +322,7 @@ class FrameDecoder:
 
     def _decode_fp32(self, z: Tensor, cond: Tensor, state: Any) -> tuple[Tensor, Any]:
         """Float32 (see :meth:`_stack_fp32`); returns the states as views of two ``(K, L, B, H)`` tensors.
-        A few characters take :class:`moglow.few_rows.FewRows`; a batch one product per layer of each coupling."""
+        A few characters take :class:`moglow.few_rows.FewRows`, a batch :class:`moglow.many_rows.ManyRows`."""
         B = z.shape[0]
         h_prev, c_prev = self._previous(state, B, z)
         if B <= FEW_ROWS:
@@ -326,34 +330,11 @@ class FrameDecoder:
                 self._few = FewRows(self.first, self.first_bias, self.upper, self.upper_bias, self.steps, self.cond_dim)
             z, h_all, c_all = self._few.decode(z, cond, h_prev, c_prev)
         else:
-            z, h_all, c_all = self._decode_batch(z, cond, h_prev, c_prev)
+            if self._many is None:
+                self._many = ManyRows(self.first, self.first_bias, self.upper, self.upper_bias, self.steps,
+                                      self.cond_dim)
+            z, h_all, c_all = self._many.decode(z, cond, h_prev, c_prev)
         return z, tuple((None, None, hc) for hc in zip(h_all.unbind(0), c_all.unbind(0), strict=True))
-
-    def _decode_batch(self, z: Tensor, cond: Tensor, h_prev: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """A batch (compute bound): one product per LSTM layer of each coupling; ``(x, h, c)``,
-        the states ``(K, L, B, H)``."""
-        B, Cd = z.shape[0], self.cond_dim
-        K, L, H = len(self.steps), self.steps[0].num_layers, self.steps[0].hidden
-        h_all, c_all = z.new_empty(K, L, B, H), z.new_empty(K, L, B, H)
-        # the inputs of each layer's product, [cond | h_prev | x1] and [h_prev | h_below], filled in place
-        first_in = z.new_empty(B, Cd + H + self.steps[0].n_id)
-        first_in[:, :Cd] = cond
-        upper_in = z.new_empty(B, 2 * H)
-        for k in reversed(range(K)):
-            step = self.steps[k]
-            z1, z2 = z[:, step.id_slice], z[:, step.tr_slice]
-            first_in[:, Cd: Cd + H] = h_prev[k, 0]
-            first_in[:, Cd + H:] = z1
-            a = torch.addmm(self.first_bias[k, 0], first_in, self.first[k])
-            h = lstm_cell(a, c_prev[k, 0], h_all[k, 0], c_all[k, 0])
-            for layer in range(1, L):
-                upper_in[:, :H] = h_prev[k, layer]
-                upper_in[:, H:] = h
-                a = torch.addmm(self.upper_bias[k, layer - 1, 0], upper_in, self.upper[k, layer - 1])
-                h = lstm_cell(a, c_prev[k, layer], h_all[k, layer], c_all[k, layer])
-            x2 = step.inverse_transform(z2, torch.addmm(step.out_bias, h, step.out_weight))
-            z = torch.addmm(step.shift, torch.cat([x2, z1] if step.swap else [z1, x2], -1), step.affine)
-        return z, h_all, c_all
 
 
 _DECODERS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()

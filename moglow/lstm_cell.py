@@ -39,11 +39,13 @@ def lstm_cell(a: Tensor, c_prev: Tensor, h_out: Tensor, c_out: Tensor) -> Tensor
 def lstm_cell_views(a: Tensor, gates: tuple[Tensor, Tensor, Tensor, Tensor], c_prev: Tensor, h_out: Tensor,
                     c_out: Tensor) -> Tensor:
     """:func:`lstm_cell` given the views ``gates = (i, f, o, g)`` of ``a`` made beforehand (a
-    caller that reuses one buffer makes them once)."""
-    s = a.sigmoid_()
+    caller that reuses one buffer makes them once). The gates, ``c_prev``, ``h_out`` and ``c_out``
+    may be any views of one shape whose second-last dimension is the batch (``(B, H)``, or the
+    ``(H / block, B, block)`` blocks of :mod:`moglow.many_rows`)."""
+    a.sigmoid_()
     i, f, o, sg = gates
     torch.addcmul(i, i, sg, value=-2.0, out=c_out).addcmul_(f, c_prev)  # c = i tanh(g) + f c'
-    if s.shape[0] <= FEW_ROWS:
+    if c_prev.shape[-2] <= FEW_ROWS:
         return torch.tanh(c_out, out=h_out).mul_(o)
     t = torch.mul(c_out, -2.0, out=h_out).sigmoid_()  # sigmoid(-2c)
     return torch.addcmul(o, o, t, value=-2.0, out=h_out)  # h = o tanh(c) = o - 2 o sigmoid(-2c)

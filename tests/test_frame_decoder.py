@@ -1,4 +1,4 @@
-"""The frame decoder (moglow/frame_decoder.py, moglow/few_rows.py): float32 equal to the model's inverse
+"""The frame decoder (moglow/frame_decoder.py, few_rows.py, many_rows.py): float32 equal to the model's inverse
 flow, 16-bit close to it, per-thread buffers, rebuilt when the model changes (random tiny MoGlows)."""
 from __future__ import annotations
 
@@ -27,14 +27,30 @@ DECODER_CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("batch", [1, 4, 12])
 @pytest.mark.parametrize("name", list(DECODER_CONFIGS))
 def test_fp32_frame_decoder_equals_model_decode(name, batch):
     """The frame decoder is the model's inverse flow, state included, frame after frame (a few
-    rows: moglow.few_rows; one row writes the condition's product straight into its buffer)."""
+    rows: moglow.few_rows, one row writing the condition's product straight into its buffer; a
+    batch: moglow.many_rows, one block per gate at this hidden size)."""
     cfg = DECODER_CONFIGS[name]
     model = random_model(cfg, D, C, num_styles=2 if cfg.style_embedding else 0)
     _, _, ref, _ = decode_alongside_model(model, FrameDecoder(model, "fp32"), batch=batch)
+    assert ref.std() > 0.1
+
+
+@pytest.mark.parametrize("block", [4, 8, 16])
+def test_batch_path_with_several_blocks_per_gate(block):
+    """The batch path's block layout (each gate cut into hidden/block blocks of output rows, the
+    states read and written through block views) is the model's inverse flow for any block size."""
+    from moglow.many_rows import ManyRows
+
+    model = random_model(DECODER_CONFIGS["2 layers, lookahead"], D, C)
+    decoder = FrameDecoder(model, "fp32")
+    decoder._many = ManyRows(decoder.first, decoder.first_bias, decoder.upper, decoder.upper_bias, decoder.steps,
+                             decoder.cond_dim, block=block)
+    assert decoder._many.per_gate == 16 // block
+    _, _, ref, _ = decode_alongside_model(model, decoder, batch=12)
     assert ref.std() > 0.1
 
 
