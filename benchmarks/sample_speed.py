@@ -46,7 +46,8 @@ Run::
 
     python benchmarks/sample_speed.py                            # both models, 1 and 100 characters, 1 thread
     python benchmarks/sample_speed.py --models paper --deviation-frames 0 --repeats 3   # the README's row
-    python benchmarks/sample_speed.py --models paper --deviation-frames 0 --batches 100 --variants auto --repeats 9
+    python benchmarks/sample_speed.py --models paper --deviation-frames 0 --batches 100 --variants auto \\
+        --batch-frames 8 --repeats 7                            # 100 characters, the default path only
     python benchmarks/sample_speed.py --threads 1 2 --checkpoint outputs/mcmoglow_compare/moglow_seed0
 """
 from __future__ import annotations

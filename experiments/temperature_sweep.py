@@ -5,7 +5,7 @@ ratio to the mocap row of the same takes (skating, jerk, 4 Hz power, Fréchet / 
 for the raw model and for what the user gets. The validation split picks the default; the test
 split is only for the final report::
 
-    python experiments/temperature_sweep.py --checkpoint pretrained:bandai2_small \
+    python experiments/temperature_sweep.py --checkpoint pretrained:bandai2_small \\
         --temperatures 0.6 0.7 0.8 0.9 1.0 --num-samples 4 --out outputs/temperature_sweep
 
 ~15 s per evaluation on one thread of the 2-core box.
@@ -50,26 +50,36 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("outputs/temperature_sweep"))
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    print("| gait | T | row | " + " | ".join(n for _, n in RATIOS) + " | skating samples (mocap) | diversity cm |")
-    print("|---|---:|---|" + "---:|" * (len(RATIOS) + 2))
+    print_header("T")
     for gait in a.gaits:
         for t in a.temperatures:
-            ev = _evaluate(a.checkpoint, gait, t, a.num_samples, a.split, a.out, a.seed)
-            rows = ev["rows"]
-            mocap = rows["mocap"]
-            for name in ("generated", "cleaned"):
-                if name not in rows:
-                    continue
-                r = rows[name]
-                cells = []
-                for key, _ in RATIOS:
-                    k = _key(mocap, key)
-                    cells.append("–" if k is None or not mocap.get(k) else f"{r[k] / mocap[k]:.2f}×")
-                div = r.get("diversity_cm")
-                cells.append(f"{r['foot_skating_fraction']:.3f} ({mocap['foot_skating_fraction']:.3f})")
-                cells.append("–" if div is None else f"{div:.2f}")
-                label = "raw" if name == "generated" else "cleaned"
-                print(f"| {gait} | {t:g} | {label} | " + " | ".join(cells) + " |", flush=True)
+            print_rows(gait, f"{t:g}", _evaluate(a.checkpoint, gait, t, a.num_samples, a.split, a.out, a.seed))
+
+
+def print_header(setting: str) -> None:
+    """The table's header; ``setting`` names the column of what was varied."""
+    print(f"| gait | {setting} | row | " + " | ".join(n for _, n in RATIOS)
+          + " | skating samples (mocap) | diversity cm |")
+    print("|---|---:|---|" + "---:|" * (len(RATIOS) + 2))
+
+
+def print_rows(gait: str, setting: str, ev: dict) -> None:
+    """The raw and cleaned rows of one ``evaluation.json`` as ratios to its mocap row."""
+    rows = ev["rows"]
+    mocap = rows["mocap"]
+    for name in ("generated", "cleaned"):
+        if name not in rows:
+            continue
+        r = rows[name]
+        cells = []
+        for key, _ in RATIOS:
+            k = _key(mocap, key)
+            cells.append("–" if k is None or not mocap.get(k) else f"{r[k] / mocap[k]:.2f}×")
+        div = r.get("diversity_cm")
+        cells.append(f"{r['foot_skating_fraction']:.3f} ({mocap['foot_skating_fraction']:.3f})")
+        cells.append("–" if div is None else f"{div:.2f}")
+        label = "raw" if name == "generated" else "cleaned"
+        print(f"| {gait} | {setting} | {label} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

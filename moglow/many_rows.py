@@ -34,12 +34,8 @@ class ManyRows:
     """The batch layout of a float32 :class:`moglow.frame_decoder.FrameDecoder`.
 
     Args:
-        first: ``(K, C + H + n_id, 4H)`` first-layer rows (condition, recurrent, x1) per coupling.
-        first_bias: ``(K, 1, 4H)``.
-        upper: ``(K, L - 1, 2H, 4H)`` upper-layer rows (recurrent, layer below); empty for one layer.
-        upper_bias: ``(K, L - 1, 1, 4H)``.
-        steps: the decoder's prepared glow steps (``_Step``: output layer, transform, ActNorm/LU).
-        cond_dim: C.
+        first, first_bias, upper, upper_bias, steps, cond_dim: the decoder's stacked float32
+            weights and prepared steps, as for :class:`moglow.few_rows.FewRows`.
         block: output rows per block (``BLOCK``; the hidden size when it does not divide it).
     """
 
