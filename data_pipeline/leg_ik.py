@@ -17,7 +17,7 @@ import numpy as np
 
 from .profiles import ProfileError
 
-__all__ = ["LegChain", "leg_chains", "two_bone_ik", "solve_legs", "reachable"]
+__all__ = ["LegChain", "leg_chains", "two_bone_ik", "soft_reach", "solve_legs", "reachable"]
 
 _EPS = 1e-9
 
@@ -108,8 +108,37 @@ def two_bone_ik(hip: np.ndarray, knee_hint: np.ndarray, target: np.ndarray, thig
     return knee, hip + d[..., None] * u
 
 
+def soft_reach(hip: np.ndarray, target: np.ndarray, length: float, soft: float,
+               own: np.ndarray | None = None) -> np.ndarray:
+    """``target`` pulled towards ``hip`` near full extension ("soft IK").
+
+    Within ``(1 - soft) * length`` of the hip a target is kept; beyond, its distance ``d`` becomes
+    ``d0 + w (1 - exp(-(d - d0) / w))`` with ``d0 = (1 - soft) length`` and ``w = soft length``:
+    continuous with a continuous slope, always short of ``length``, so a leg reaching for a far
+    target straightens gradually instead of snapping straight (near full extension a
+    centimetre of reach swings the knee by several). With ``own``, the joint where the motion
+    itself puts it, the distance is never cut below ``min(d, |own - hip|)``: a target at the
+    motion's own joint is kept exactly, and the result is continuous in the target (no jump when
+    a lock's target blends back to the motion).
+
+    Args:
+        hip, target: (..., 3) metres. length: the straight leg (m). soft: fraction of it (0: none).
+        own: (..., 3) metres, or None.
+    Returns:
+        (..., 3) the target to solve for.
+    """
+    if soft <= 0:
+        return target
+    u, d = _unit(target - hip)
+    d0, w = (1.0 - soft) * length, soft * length
+    reach = np.where(d > d0, d0 + w * (1.0 - np.exp(-(np.maximum(d, d0) - d0) / w)), d)
+    if own is not None:
+        reach = np.maximum(reach, np.minimum(d, np.linalg.norm(own - hip, axis=-1)))
+    return hip + reach[..., None] * u
+
+
 def solve_legs(positions: np.ndarray, targets: np.ndarray, locked: np.ndarray, chains: Sequence[LegChain],
-               levels: np.ndarray | None = None) -> np.ndarray:
+               levels: np.ndarray | None = None, soft: float = 0.0) -> np.ndarray:
     """Move the knees, ankles and toes of ``positions`` so the legs reach the contact targets.
 
     Args:
@@ -117,6 +146,8 @@ def solve_legs(positions: np.ndarray, targets: np.ndarray, locked: np.ndarray, c
         targets: (..., K, 3) contact joint targets (m); locked: (..., K) bool.
         chains: the legs (:func:`leg_chains`).
         levels: (K,) minimum heights of the contact joints (None: no clamp).
+        soft: each leg's reach is softened over this fraction of its length (:func:`soft_reach`;
+            a target at the motion's own ankle is kept).
     Returns:
         (..., M, 3) a copy with the leg joints moved (hips and everything else unchanged).
     """
@@ -129,6 +160,7 @@ def solve_legs(positions: np.ndarray, targets: np.ndarray, locked: np.ndarray, c
             toe_only = locked[..., c.toe_contact] & ~locked[..., c.ankle_contact]
             from_toe = out[..., c.ankle, :] + (toe_t - out[..., c.toe, :])  # the foot moved with its toe's correction
             ankle_t = np.where(toe_only[..., None], from_toe, ankle_t)
+        ankle_t = soft_reach(hip, ankle_t, c.thigh + c.shin, soft, own=out[..., c.ankle, :])
         if levels is not None:
             ankle_t = ankle_t.copy()
             ankle_t[..., 1] = np.maximum(ankle_t[..., 1], levels[c.ankle_contact])

@@ -12,7 +12,7 @@ from data_pipeline.contacts import ContactSpec, contact_scores
 from data_pipeline.features import (FeatureDefinition, extract_features, feature_definition, features_to_local,
                                     sequence_world_positions)
 from data_pipeline.foot_cleanup import CleanupConfig, StreamingFootCleanup, clean_local_transforms, clean_positions
-from data_pipeline.leg_ik import leg_chains, two_bone_ik
+from data_pipeline.leg_ik import leg_chains, soft_reach, solve_legs, two_bone_ik
 from data_pipeline.kinematics import forward_kinematics_local
 from data_pipeline.profiles import load_profile
 from moglow.evaluation import metrics as M
@@ -163,6 +163,54 @@ def test_cleanup_locks_a_sliding_foot_keeps_bones_and_floor_and_does_not_pop():
     n = int(np.ceil(max(cfg.blend_s * FPS, 0.3 * 12 / FPS * FPS / cfg.blend_speed))) + 1
     late = 22 + n
     np.testing.assert_allclose(out[late:, 2, [0, 2]], pos[late:, 2, [0, 2]], atol=1e-9)
+
+
+def test_soft_reach_is_smooth_short_of_the_straight_leg_and_keeps_the_motions_own_ankle():
+    L, soft = THIGH + SHIN, 0.06
+    hip, u = np.zeros(3), np.array([0.0, -0.8, 0.6])
+    d = np.linspace(0.5, 1.3, 801)
+    r = np.linalg.norm(soft_reach(hip, d[:, None] * u, L, soft), axis=-1)
+    inside = d <= (1 - soft) * L
+    np.testing.assert_allclose(r[inside], d[inside], rtol=0, atol=1e-12)  # untouched below the soft zone
+    assert r.max() < L and (np.diff(r) > 0).all()  # always short of the straight leg, monotone
+    slope = np.diff(r) / np.diff(d)
+    # no kink where the soft zone starts: the slope changes by at most step / w per step (the
+    # exponential's curvature), also across d0 (a kink would jump by the whole slope)
+    assert np.abs(np.diff(slope)).max() <= 1.01 * (d[1] - d[0]) / (soft * L)
+    # a target at (or short of) where the motion itself puts the ankle is kept
+    own = 0.99 * L * u
+    np.testing.assert_allclose(soft_reach(hip, own, L, soft, own=own), own, atol=1e-12)
+    far = np.linalg.norm(soft_reach(hip, 1.2 * L * u, L, soft, own=own))
+    assert 0.99 * L - 1e-12 <= far < L
+
+
+def test_soft_reach_keeps_a_locked_knee_from_snapping_straight():
+    """A locked ankle target pulled from 0.85 to 1.1 leg lengths away along the leg: hard IK
+    straightens the leg (knee on the hip-ankle line) and the knee travels fast near the end;
+    the soft reach keeps it bent and moves it less."""
+    L = THIGH + SHIN
+    f = 101
+    u = np.array([0.0, -0.9, 0.3]) / np.linalg.norm([0.0, -0.9, 0.3])
+    hip = np.zeros((f, 3))
+    ankle_own = np.broadcast_to(0.85 * L * u, (f, 3))
+    knee_own, _ = two_bone_ik(hip, hip + [0.0, -0.4, 0.3], ankle_own, THIGH, SHIN)
+    pos = np.stack([hip, knee_own, ankle_own, ankle_own + [0.0, 0.0, FOOT]], 1)
+    targets = np.stack([np.linspace(0.85, 1.1, f)[:, None] * L * u, ankle_own + [0.0, 0.0, FOOT]], 1)
+    locked = np.tile([True, False], (f, 1))
+    chains = _chains()
+
+    def knee_offset(out):  # distance of the knee from the hip-ankle line (0: straight leg)
+        a = out[:, 2] - out[:, 0]
+        k = out[:, 1] - out[:, 0]
+        return np.linalg.norm(np.cross(a, k), axis=-1) / np.linalg.norm(a, axis=-1)
+
+    hard, smooth = (solve_legs(pos, targets, locked, chains, soft=s) for s in (0.0, 0.06))
+    assert knee_offset(hard)[-1] < 1e-3 and knee_offset(smooth).min() > 0.02
+    path = lambda out: np.linalg.norm(np.diff(out[:, 1], axis=0), axis=-1)  # noqa: E731
+    assert path(smooth).max() < 0.5 * path(hard).max()
+    for out in (hard, smooth):  # rigid bones either way
+        np.testing.assert_allclose(np.linalg.norm(out[:, 1] - out[:, 0], axis=-1), THIGH, atol=1e-9)
+        np.testing.assert_allclose(np.linalg.norm(out[:, 2] - out[:, 1], axis=-1), SHIN, atol=1e-9)
 
 
 def test_streaming_cleanup_equals_offline_and_keeps_state_across_chunks():

@@ -176,6 +176,10 @@ def test_split_apply_contract_and_factored_channels_untouched():
 
 @pytest.mark.parametrize("lu", [False, True])
 def test_whole_multiscale_flow_contract(lu):
+    # seeded: with 3 hidden channels, ~3 % of random initialisations leave a residual block's
+    # ReLUs dead on this 4x4 batch (its weights then get no gradient), so the draw must not
+    # depend on which tests ran before in the same worker
+    torch.manual_seed(0)
     cfg = ImageFlowConfig(shape=(1, 4, 4), levels=17, hidden=3, blocks=1, scales=2, couplings=2, lu=lu)
     check_bijection(lambda: build_scale(cfg, 1, 4, 2).double(), _x(c=1, h=4, w=4))
 
