@@ -55,7 +55,8 @@ def _setting(setting: str) -> Iterator[None]:
             k, v = part.split("=")
             if k not in fields:
                 raise SystemExit(f"unknown setting {k!r}: leash, rho or a CleanupConfig field ({', '.join(fields)})")
-            kw[k] = v.lower() == "true" if fields[k] in (bool, "bool") else float(v)
+            kind = {"bool": lambda x: x.lower() == "true", "int": int}.get(str(fields[k]), float)
+            kw[k] = kind(v)
         original = cleanup.CleanupConfig
         patch = (cleanup, "CleanupConfig", lambda **given: original(**{**kw, **given}))
     if not patch:
