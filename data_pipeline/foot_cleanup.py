@@ -12,9 +12,11 @@ estimated from the motion's own height and speed), the clean-up:
    offset, so that it closes at most at ``blend_speed``), so release does not pop either;
 3. **clamps** every contact joint to at least its standing height above the floor
    (``ContactSpec.levels``);
-4. **solves each leg** for those targets (:mod:`data_pipeline.leg_ik`): an analytic two-bone IK
-   (hip -> knee -> ankle, bone lengths fixed, the knee bending in the plane the model's own
-   knee gives), then the foot bone turned towards the toe target (a toe locked while its ankle
+4. **solves each leg** for those targets (:mod:`data_pipeline.leg_ik`): an ankle target near
+   the straight leg's reach is softened (``soft_reach``: the leg straightens gradually instead
+   of the knee snapping straight; never closer than the model's own ankle), an analytic
+   two-bone IK (hip -> knee -> ankle, bone lengths fixed, the knee bending in the plane the
+   model's own knee gives), then the foot bone turned towards the toe target (a toe locked while its ankle
    is free, e.g. at toe-off, moves the ankle by the toe's correction, keeping the model's foot
    orientation).
 
@@ -61,11 +63,11 @@ class CleanupConfig:
             the straight leg (thigh + shin). Default: never; the two-bone IK then reaches as far
             towards the lock as the leg allows (measured better: releasing and re-locking made
             standing feet creep, 14 cm/s against 0.5 cm/s on a stop-and-go path).
-        soft_reach: a locked ankle farther from its hip than ``1 - soft_reach`` of the straight
-            leg is reached for softly (:func:`data_pipeline.leg_ik.soft_reach`): the leg
-            straightens gradually and the foot stops up to that much short of its lock, instead
-            of the knee snapping straight (0: hard reach; the motion's own ankle distance is always
-            kept). Chosen on the validation takes: 0.06 lowered the cleaned motion's Fréchet
+        soft_reach: an ankle target (a lock, or one blending out) farther from its hip than
+            ``1 - soft_reach`` of the straight leg is reached for softly
+            (:func:`data_pipeline.leg_ik.soft_reach`): the leg straightens gradually and the
+            foot stops up to that much of the leg short of its lock, instead of the knee
+            snapping straight (0: hard reach; never closer than the model's own ankle). Chosen on the validation takes: 0.06 lowered the cleaned motion's Fréchet
             distance from 2.33 to 2.01 (walks) and 2.12 to 2.03 (runs) times its floor, for 1.06
             vs 1.02 times the mocap's foot skating on walks (docs/results_moglow.md).
         floor_clamp: keep contact joints at least at their standing height.
