@@ -2,10 +2,9 @@
 
 Runs ``moglow evaluate`` in this process with one change per setting, on the validation split,
 and prints each metric as a ratio to the mocap row of the same takes (the table of
-``temperature_sweep.py``). A setting is one of:
+``temperature_sweep.py``). A setting is ``default`` or one or more of these joined by ``,``:
 
-- ``default``: the package as it is;
-- ``KEY=VALUE`` (several joined by ``,``): fields of :class:`data_pipeline.foot_cleanup.CleanupConfig`,
+- ``KEY=VALUE``: a field of :class:`data_pipeline.foot_cleanup.CleanupConfig`,
   e.g. ``smooth_s=0`` (no smoothing), ``on=0.99,off=0.98`` (locks only where the path stands
   still), ``on=0.7,off=0.5`` (fewer, shorter locks);
 - ``leash=METRES``: a planted foot whose lock lies farther (horizontally) from where the model
@@ -14,7 +13,7 @@ and prints each metric as a ratio to the mocap row of the same takes (the table 
   (each frame's latent still N(0, I); a probe of the sampler, not an option)::
 
     python experiments/cleanup_tradeoff.py --checkpoint pretrained:bandai2_mcmoglow \\
-        default smooth_s=0 on=0.99,off=0.98 on=0.7,off=0.5 leash=0.05 rho=0.5 rho=0.9
+        default soft_reach=0 smooth_s=0 on=0.99,off=0.98 leash=0.05,soft_reach=0 rho=0.5
 
 ~15 s per setting and gait on one thread; the evaluations land in ``--out``/SETTING_GAIT.
 """
@@ -42,33 +41,39 @@ def _setting(setting: str) -> Iterator[None]:
     import moglow.cleanup as cleanup
     from moglow.flows.distributions import BaseDistribution
 
-    name, _, value = setting.partition("=")
-    patch: tuple = ()
-    if name == "leash":
-        patch = (foot_cleanup.FootLocker, "step", _leashed(foot_cleanup.FootLocker.step, float(value)))
-    elif name == "rho":
-        patch = (BaseDistribution, "sample", _correlated(BaseDistribution.sample, float(value)))
-    elif setting != "default":
-        fields = {f.name: f.type for f in dataclasses.fields(foot_cleanup.CleanupConfig)}
-        kw = {}
-        for part in setting.split(","):
-            k, v = part.split("=")
-            if k not in fields:
-                raise SystemExit(f"unknown setting {k!r}: leash, rho or a CleanupConfig field ({', '.join(fields)})")
-            kind = {"bool": lambda x: x.lower() == "true", "int": int}.get(str(fields[k]), float)
-            kw[k] = kind(v)
+    patches: list[tuple] = []
+    fields = {f.name: f.type for f in dataclasses.fields(foot_cleanup.CleanupConfig)}
+    kw: dict = {}
+    for part in ([] if setting == "default" else setting.split(",")):
+        k, _, v = part.partition("=")
+        if k == "leash":
+            patches.append((foot_cleanup.FootLocker, "step", _leashed(foot_cleanup.FootLocker.step, float(v))))
+        elif k == "rho":
+            patches.append((BaseDistribution, "sample", _correlated(BaseDistribution.sample, float(v))))
+        elif k in fields:
+            kw[k] = _value(str(fields[k]), v)
+        else:
+            raise SystemExit(f"unknown setting {k!r}: leash, rho or a CleanupConfig field ({', '.join(fields)})")
+    if kw:
         original = cleanup.CleanupConfig
-        patch = (cleanup, "CleanupConfig", lambda **given: original(**{**kw, **given}))
-    if not patch:
-        yield
-        return
-    owner, attr, replacement = patch
-    before = getattr(owner, attr)
-    setattr(owner, attr, replacement)
+        patches.append((cleanup, "CleanupConfig", lambda **given: original(**{**kw, **given})))
+    before = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches]
+    for patch in patches:
+        setattr(*patch)
     try:
         yield
     finally:
-        setattr(owner, attr, before)
+        for patch in before:
+            setattr(*patch)
+
+
+def _value(kind: str, text: str) -> bool | int | float:
+    """A CleanupConfig field's value from its annotation (a string under postponed annotations)."""
+    if kind in ("bool", "<class 'bool'>"):
+        return text.lower() == "true"
+    if kind in ("int", "<class 'int'>"):
+        return int(text)
+    return float(text)
 
 
 def _leashed(step, leash: float):
