@@ -41,7 +41,7 @@ class ManyRows:
 
     def __init__(self, first: Tensor, first_bias: Tensor, upper: Tensor, upper_bias: Tensor,
                  steps: list, cond_dim: int, block: int = BLOCK):
-        K, width, G = first.shape
+        K, width, _ = first.shape
         H, L = steps[0].hidden, steps[0].num_layers
         nb = block if H % block == 0 else H
         self.K, self.L, self.H, self.C, self.nb, self.per_gate = K, L, H, cond_dim, nb, H // nb
