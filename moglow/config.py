@@ -38,6 +38,10 @@ class TrainConfig:
         style_dropout: probability that a training window's style is replaced by "none" (the
             zero style vector, what a style the model never saw gets), so the model also learns
             a style-free walk; never used for validation. 0: off.
+        ema_decay: keep an exponential moving average of the weights with this decay per step
+            (:mod:`moglow.weight_average`; e.g. 0.998 averages the last ~500 steps); validation,
+            ``best.pt`` and every checkpoint's ``model`` use the average, and training goes on
+            from the trained weights (``trained_weights``). 0: off.
         lr: peak learning rate.
         schedule: ``"constant"``: linear warm-up to ``lr`` then constant; ``"noam"``:
             linear warm-up, then ``lr * sqrt(warmup_steps / step)``, never below ``min_lr``.
@@ -73,6 +77,7 @@ class TrainConfig:
     stride: int = 1
     data_dropout: float = 0.95
     style_dropout: float = 0.0
+    ema_decay: float = 0.0
     lr: float = 1e-4
     schedule: Literal["constant", "noam"] = "constant"
     warmup_steps: int = 1000
@@ -109,6 +114,8 @@ class TrainConfig:
             raise ConfigError(f"data_dropout must be in [0, 1), got {self.data_dropout}")
         if not 0.0 <= self.style_dropout < 1.0:
             raise ConfigError(f"style_dropout must be in [0, 1), got {self.style_dropout}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.warmup_steps < 0 or self.max_rollbacks < 0 or self.num_workers < 0:

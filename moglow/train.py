@@ -10,7 +10,10 @@ One loop serves a CPU laptop, one GPU and many GPUs (``torchrun``; DistributedDa
   ``max_consecutive_skips`` of them in a row the run rolls back to ``latest.pt`` with the
   learning rate lowered, and stops with :class:`TrainingDiverged` after ``max_rollbacks``;
 - validation (data dropout OFF, held-out files) every ``val_every`` steps keeps
-  ``best.pt``; ``latest.pt`` is written every ``checkpoint_every`` steps and at the end.
+  ``best.pt``; ``latest.pt`` is written every ``checkpoint_every`` steps and at the end;
+- with ``train.ema_decay`` a moving average of the weights (:mod:`moglow.weight_average`) is
+  what validation scores and what a checkpoint's ``model`` holds; its ``trained_weights`` are
+  the optimiser's, from which a resumed run goes on.
 
 Run folder: ``latest.pt``, ``best.pt``, ``config.yaml``, ``losses.csv``, ``tensorboard/``,
 ``training_curves.png``. The learning-rate schedule is :mod:`moglow.lr_schedule`; the datasets and
@@ -57,6 +60,7 @@ from moglow.logging_utils import CSVLog, TensorBoardLog, plot_curves
 from moglow.lr_schedule import LRSchedule
 from moglow.model import build_model
 from moglow.training_data import make_datasets, start_bank_for
+from moglow.weight_average import WeightAverage
 
 
 class TrainingDiverged(MoglowError, RuntimeError):
@@ -172,13 +176,23 @@ class Trainer:
         self.csv: CSVLog | None = None
         self.tb: TensorBoardLog | None = None
         self.loss_module: nn.Module | None = None
+        self.average: WeightAverage | None = None  # made once the weights are initialised
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        """Everything a checkpoint holds (see :mod:`moglow.checkpoint`)."""
+        """Everything a checkpoint holds (see :mod:`moglow.checkpoint`): ``model`` is the weights to
+        sample from (the moving average when ``train.ema_decay`` is on; then ``trained_weights`` and
+        ``weight_average`` are the optimiser's weights and the average's counters)."""
+        extra: dict[str, Any] = {}
+        model = self.model.state_dict()
+        if self.average is not None:
+            avg = self.average.state_dict()
+            extra = {"trained_weights": model, "weight_average": {"decay": avg["decay"], "updates": avg["updates"]}}
+            model = avg["state"]
         return {
             "config": experiment_to_dict(self.cfg),
-            "model": self.model.state_dict(),
+            "model": model,
+            **extra,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(),
             "step": self.step,
@@ -203,7 +217,12 @@ class Trainer:
         if ckpt["sampler"] != self.order.state_dict():
             raise CheckpointError(f"batch order differs from the checkpoint's ({ckpt['sampler']} vs "
                                   f"{self.order.state_dict()}): different data, batch size or seed")
-        self.model.load_state_dict(ckpt["model"])
+        self.model.load_state_dict(ckpt.get("trained_weights", ckpt["model"]))
+        self.average = None
+        self._start_average()
+        if self.average is not None and "weight_average" in ckpt:
+            self.average.load_state_dict({**ckpt["weight_average"], "decay": self.average.decay,
+                                          "state": ckpt["model"]})
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["scheduler"])
         self.step = int(ckpt["step"])
@@ -218,6 +237,11 @@ class Trainer:
         # a non-finite best (written by older versions after a NaN validation) is no best at all
         self.best_val, self.last_val = to_plain(t["best_val"], finite=True), to_plain(t["last_val"], finite=True)
         self.initialized = True
+
+    def _start_average(self) -> None:
+        """Start the weights' moving average from the current weights (``train.ema_decay`` > 0)."""
+        if self.cfg.train.ema_decay > 0 and self.average is None:
+            self.average = WeightAverage(self.model, self.cfg.train.ema_decay)
 
     def save(self, name: str) -> Path | None:
         """Write ``run_dir/name`` atomically (main process only; all processes wait).
@@ -277,6 +301,7 @@ class Trainer:
             self.model.log_prob(batch)
         D.broadcast_module(self.model, self.dist)
         self.initialized = True
+        self._start_average()
 
     def _wrap(self) -> nn.Module:
         module: nn.Module = _LogProb(self.model)
@@ -318,6 +343,8 @@ class Trainer:
         if tc.clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.params, tc.clip_norm)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update(self.model)
         return loss_v, gnorm_v, False
 
     # ----------------------------------------------------------------- validation
@@ -334,10 +361,17 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> float | None:
-        """Mean NLL (nats/frame) on the validation windows, data dropout off; None without them."""
+        """Mean NLL (nats/frame) on the validation windows, data dropout off, of the weights'
+        moving average when there is one; None without validation windows."""
         idx = self.val_indices()
         if not idx:
             return None
+        if self.average is not None:
+            with self.average.swapped_in(self.model):
+                return self._validate(idx)
+        return self._validate(idx)
+
+    def _validate(self, idx: list[int]) -> float:
         tc = self.cfg.train
         vbs = tc.val_batch_size or tc.batch_size
         mine = idx[self.dist.rank::self.dist.world_size]

@@ -42,22 +42,46 @@ def test_loss_goes_down_and_run_folder_is_complete(tmp_path):
     assert load_checkpoint(tmp_path / "latest.pt")["step"] == 60
 
 
-def test_resume_repeats_uninterrupted_run_exactly(tmp_path):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_repeats_uninterrupted_run_exactly(tmp_path, ema_decay):
     data = SyntheticData()
     straight = tmp_path / "straight"
-    Trainer(tiny_config(steps=12), data, straight, progress=False).fit()
+    Trainer(tiny_config(steps=12, ema_decay=ema_decay), data, straight, progress=False).fit()
 
     split = tmp_path / "split"
-    Trainer(tiny_config(steps=6), data, split, progress=False).fit()
-    resumed = Trainer(tiny_config(steps=12), data, split, progress=False)
+    Trainer(tiny_config(steps=6, ema_decay=ema_decay), data, split, progress=False).fit()
+    resumed = Trainer(tiny_config(steps=12, ema_decay=ema_decay), data, split, progress=False)
     resumed.fit(resume_from=split / "latest.pt")
 
     a, b = read_csv(straight / "losses.csv"), read_csv(split / "losses.csv")
     for col in ("train_nats_per_frame_dropout", "val_nats_per_frame", "grad_norm", "lr"):
         assert _losses(a, col) == _losses(b, col), col
-    sa = load_checkpoint(straight / "latest.pt")["model"]
-    sb = load_checkpoint(split / "latest.pt")["model"]
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    ca, cb = load_checkpoint(straight / "latest.pt"), load_checkpoint(split / "latest.pt")
+    for key in ("model", "trained_weights") if ema_decay else ("model",):
+        assert all(torch.equal(ca[key][k], cb[key][k]) for k in ca[key]), key
+    if ema_decay:  # the average and the trained weights differ, and both came back on resume
+        assert ca["weight_average"] == cb["weight_average"] == {"decay": 0.9, "updates": 12}
+        assert any(not torch.equal(ca["model"][k], ca["trained_weights"][k]) for k in ca["model"])
+
+
+def test_weight_average_is_what_validation_scores_and_checkpoints_hold(tmp_path):
+    data = SyntheticData()
+    trainer = Trainer(tiny_config(steps=8, ema_decay=0.9, val_every=8), data, tmp_path, progress=False)
+    trainer.fit()
+    ckpt = load_checkpoint(tmp_path / "latest.pt")
+    trained = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert all(torch.equal(trained[k], ckpt["trained_weights"][k]) for k in trained)
+    val_avg = trainer.validate()
+    trainer.average = None  # the same validation of the trained weights scores differently
+    val_trained = trainer.validate()
+    assert val_avg != val_trained
+    assert load_checkpoint(tmp_path / "best.pt")["trainer"]["best_val"] == pytest.approx(val_avg)
+    # the averaged weights in "model" are what load_model builds
+    from moglow.checkpoint import load_model
+    model, _ = load_model(tmp_path / "latest.pt")
+    assert all(torch.equal(model.state_dict()[k], ckpt["model"][k]) for k in ckpt["model"])
+    with pytest.raises(ConfigError, match="ema_decay"):
+        tiny_config(ema_decay=1.0).train.validate()
 
 
 def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
