@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rendered frames of a model (default: the shipped pretrained:bandai2_mcmoglow) for docs/img/ (IMG=...):
 # straight line, circle, stop-and-go, and two styles along the same line; one sample each at the default
-# temperature (1.0), what the user gets (feet cleaned up). Run from the repository root:
+# temperature (the model's own: 1.0 unless it names one), what the user gets (feet cleaned up). From the repository root:
 #
 #   bash experiments/pretrained_frames.sh            # CK=runs/x bash ... for another checkpoint
 #

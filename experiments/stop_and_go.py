@@ -1,6 +1,8 @@
 """Standing still on a stop-and-go path: mean foot speed while the commanded speed is 0.
 
-    python experiments/stop_and_go.py CHECKPOINT [--num 8] [--temperature 1.0] [--seconds 16] [--style NAME]
+    python experiments/stop_and_go.py CHECKPOINT [--num 8] [--temperature T] [--seconds 16] [--style NAME]
+
+(--temperature: default the model's own, 1.0 unless its checkpoint names one.)
 
 Samples ``stop-and-go:speed=1.2,period=4`` (walk 2 s, stand 2 s, 0.5 s raised-cosine ramps),
 then, over the frames where the commanded root speed is 0 (skipping the first second of each
@@ -20,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--num", type=int, default=8)
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, default=None)
     ap.add_argument("--seconds", type=float, default=16.0)
     ap.add_argument("--style", default=None)
     ap.add_argument("--settle", type=float, default=1.0, help="seconds of each stop left out (settling)")
@@ -37,7 +39,8 @@ def main() -> None:
     meta = SamplingMeta.from_checkpoint(ckpt)
     frames = model.tau + int(round(args.seconds * meta.fps))
     traj = make_path(parse_path_spec("stop-and-go:speed=1.2,period=4"), frames, meta.data_config, meta.profile)
-    s = sample_path(model, meta, traj, num=args.num, temperature=args.temperature, seed=args.seed, style=args.style)
+    temperature = meta.default_temperature() if args.temperature is None else args.temperature
+    s = sample_path(model, meta, traj, num=args.num, temperature=temperature, seed=args.seed, style=args.style)
     fdef = meta.feature_def
     out = {}
     root_xz, _ = s.root_paths()
@@ -54,7 +57,7 @@ def main() -> None:
         v = np.linalg.norm(np.diff(pos[:, :, feet][..., [0, 2]], axis=1), axis=-1) * meta.fps  # (N, T-1, K)
         out[f"{name}_foot_speed_cm_s"] = float(v[:, keep].mean() * 100)
         out[f"{name}_foot_speed_cm_s_max_sample"] = float(v[:, keep].mean(axis=(1, 2)).max() * 100)
-    out.update(frames_standing=int(keep.sum()), samples=args.num, temperature=args.temperature,
+    out.update(frames_standing=int(keep.sum()), samples=args.num, temperature=temperature,
                checkpoint=str(args.checkpoint), style=args.style)
     print(json.dumps(out))
 

@@ -163,7 +163,7 @@ class Model:
         frames = None if own else extra + int(round(float(seconds if seconds is not None else 10.0) * self.fps))
         return make_path(spec, frames, self.meta.data_config, self.meta.profile)
 
-    def sample(self, path: Any = "line", seconds: float | None = 10.0, num: int = 1, temperature: float = 1.0,
+    def sample(self, path: Any = "line", seconds: float | None = 10.0, num: int = 1, temperature: float | None = None,
                seed: int | None = 0, style: str | int | None = None, start: str = "auto",
                precision: str = "auto", progress: bool = False, cleanup: bool = True) -> Clip:
         """Draw ``num`` motions along ``path`` in one batch.
@@ -172,7 +172,8 @@ class Model:
             path: see :meth:`path`.
             seconds: seconds to generate (None with a file/array/bvh path: its own length).
             num: samples (independent latents, same path).
-            temperature: latent scale (0: the deterministic mean motion).
+            temperature: latent scale (0: the deterministic mean motion); None: the model's own
+                (1.0 unless its checkpoint names one, :meth:`SamplingMeta.default_temperature`).
             seed: seeds the latents (None: random).
             style: a style name or id (models trained with styles; see :attr:`styles`).
             start: context of paths without poses: ``"auto"``, ``"bank"`` (real training motion
@@ -189,6 +190,7 @@ class Model:
 
         if num < 1:
             raise UsageError(f"num must be at least 1, got {num}")
+        temperature = self.meta.default_temperature() if temperature is None else temperature
         if temperature < 0:
             raise UsageError(f"temperature must not be negative, got {temperature}")
         trajectory = self.path(path, seconds)

@@ -62,14 +62,24 @@ from moglow.streaming import MotionStreamer, StreamState
 from data_pipeline.errors import InputError
 from moglow.cli_checks import UsageError
 
-__all__ = ["SamplingMeta", "Samples", "StreamState", "MotionStreamer", "optimise_for_sampling", "generate_poses",
-           "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]  # the streamer: moglow.streaming
+__all__ = ["SamplingMeta", "DEFAULT_TEMPERATURE", "checkpoint_temperature", "Samples", "StreamState", "MotionStreamer",
+           "optimise_for_sampling", "generate_poses", "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]  # the streamer: moglow.streaming
 
 #: how a built-in path's context is chosen (:func:`sample_path`)
 STARTS = ("auto", "bank", "mean")
 
 
 # ============================================================================ metadata
+#: the latent temperature of a model whose checkpoint names none (1: the model's own distribution)
+DEFAULT_TEMPERATURE = 1.0
+
+
+def checkpoint_temperature(ckpt: dict) -> float | None:
+    """The sampling temperature a checkpoint names (``ckpt["sampling"]["temperature"]``), or None."""
+    t = (ckpt.get("sampling") or {}).get("temperature")
+    return None if t is None else float(t)
+
+
 @dataclass
 class SamplingMeta:
     """What sampling needs besides the network: the feature layout, the scalers, the data config.
@@ -83,6 +93,10 @@ class SamplingMeta:
         style_names: style labels (index = style id).
         start_bank: real context windows of the training data (:mod:`moglow.start_bank`), or
             None (checkpoints from before it existed).
+        temperature: the model's own latent temperature, as its checkpoint names it
+            (``checkpoint["sampling"]["temperature"]``, written by ``moglow pretrained --pack
+            --temperature``: a shipped model sampled at the temperature its card was measured at),
+            or None; :meth:`default_temperature` is what every command uses unless told otherwise.
     """
 
     feature_def: FeatureDefinition
@@ -92,10 +106,15 @@ class SamplingMeta:
     profile: Any = None
     style_names: list[str] = field(default_factory=list)
     start_bank: StartBank | None = None
+    temperature: float | None = None
 
     @property
     def fps(self) -> float:
         return float(self.feature_def.fps)
+
+    def default_temperature(self, fallback: float = DEFAULT_TEMPERATURE) -> float:
+        """The model's own temperature if its checkpoint names one, else ``fallback``."""
+        return float(self.temperature) if self.temperature is not None else fallback
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> SamplingMeta:
@@ -119,7 +138,7 @@ class SamplingMeta:
             profile = from_dict(SkeletonProfile, profile, "profile")
         bank = StartBank.from_dict(data["start_bank"]) if data.get("start_bank") else None
         return cls(fdef, Scaler.from_dict(data["scaler"]), Scaler.from_dict(data["control_scaler"]), cfg, profile,
-                   list(data.get("style_names") or []), bank)
+                   list(data.get("style_names") or []), bank, checkpoint_temperature(ckpt))
 
     @classmethod
     def from_prepared(cls, data: Any) -> SamplingMeta:

@@ -90,6 +90,38 @@ def test_pretrained_name_resolves_everywhere_a_checkpoint_is_taken(registry):
     assert rc == 0 and (registry["root"] / "samples" / "sample_000.bvh").is_file()
 
 
+def test_a_packed_temperature_is_every_commands_default(registry, tmp_path, monkeypatch):
+    """``--pack --temperature T``: sample, evaluate, the API and the checkpoint's meta use T unless told
+    otherwise; an explicit temperature wins; a model that names none samples at 1.0."""
+    import json
+
+    from moglow.api import load
+    from moglow.sampling import SamplingMeta
+
+    folder = tmp_path / "models"
+    pack_checkpoint(registry["run"], folder / "cool.pt", temperature=0.5)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", folder)
+    assert SamplingMeta.from_checkpoint(load_checkpoint("pretrained:cool")).default_temperature() == 0.5
+    assert SamplingMeta.from_checkpoint(load_checkpoint(registry["path"])).default_temperature() == 1.0
+    pack_checkpoint(folder / "cool.pt", folder / "again.pt")  # re-packing keeps it
+    assert load_checkpoint(folder / "again.pt")["sampling"] == {"temperature": 0.5}
+    with pytest.raises(Exception, match="temperature"):
+        pack_checkpoint(registry["run"], folder / "bad.pt", temperature=-1.0)
+
+    for extra, want in (([], 0.5), (["--temperature", "0.9"], 0.9)):
+        out = tmp_path / f"s{len(extra)}"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["sample", "--checkpoint", "pretrained:cool", "--path", "line:speed=1", "--seconds", "1",
+                         "--out", str(out), "--no-progress", *extra]) == 0
+        assert json.loads((out / "report.json").read_text())["info"]["temperature"] == want
+    assert load("pretrained:cool").sample(seconds=1).info["temperature"] == 0.5
+    for cfg_t, want in ((None, 0.5), (0.7, 0.7)):
+        res = evaluate_checkpoint("pretrained:cool", None, EvaluationConfig(num_samples=2, batch_size=4, nll_window=0,
+                                                                          temperature=cfg_t),
+                                  device="cpu", progress=False, split="test")
+        assert res.info["temperature"] == want
+
+
 def test_test_split_is_found_again_without_the_prepared_data(registry, tmp_path):
     ckpt = load_checkpoint("pretrained:tiny")
     root, files = split_files(ckpt, "test")

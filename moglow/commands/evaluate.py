@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the files of this split of the checkpoint's own prepared data (its manifest); "
                              "'test' files were never trained on nor used to pick best.pt")
     parser.add_argument("--num-samples", type=int, help="motions generated per held-out path (config: num_samples)")
-    parser.add_argument("--temperature", type=float, help="latent temperature (config: temperature)")
+    parser.add_argument("--temperature", type=float,
+                        help="latent temperature (config: temperature; default: the model's own, 1.0 unless its "
+                             "checkpoint names one)")
     parser.add_argument("--seed", type=int, help="seed of the latents (config: seed)")
     parser.add_argument("--config", default=None, metavar="NAME|YAML",
                         help="evaluation settings: a built-in name or a YAML path (default: the built-in "
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
                      "batch_size": args.batch_size}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
         cfg.validate()
-        check_range("--temperature", cfg.temperature, 0.0, MAX_TEMPERATURE)
+        if cfg.temperature is not None:
+            check_range("--temperature", cfg.temperature, 0.0, MAX_TEMPERATURE)
         check_range("--num-samples", cfg.num_samples, 1, 1000, integer=True)
         check_range("--clips", args.clips, 0, 100, integer=True)
         progress = not args.no_progress

@@ -8,6 +8,9 @@ from moglow.pretrained import DEFAULT_MODEL, PREFIX
 
 HELP = "steer characters generated live by a trained model in the browser (local web server + 3-D page)"
 
+#: the live page's starting temperature for a model that names none (a little calmer than the distribution)
+PLAY_TEMPERATURE = 0.8
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=PREFIX + DEFAULT_MODEL,
@@ -22,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "character 1 IJKL, the others wander on random paths")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--out", default="outputs/play", help="folder for recordings (served under /out/)")
-    parser.add_argument("--temperature", type=float, default=0.8, help="initial latent scale (0: the mean path)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help=f"initial latent scale (0: the mean path; default: the model's own if its checkpoint "
+                             f"names one, else {PLAY_TEMPERATURE:g})")
     parser.add_argument("--speed", type=float, default=1.2, help="initial walking speed, m/s")
     parser.add_argument("--history", type=float, default=30.0, help="seconds kept per character for Record")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents, start poses and wandering")
@@ -68,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.characters < 1:
         return fail("--characters must be at least 1")
-    if args.temperature < 0:
+    if args.temperature is not None and args.temperature < 0:
         return fail("--temperature must not be negative")
     if not 0 <= args.port <= 65535:
         return fail("--port must be in 0..65535")
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         model, ckpt = load_model(_resolve_checkpoint(args.checkpoint), map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
         optimise_for_sampling(model)
-        chars = LiveCharacters(model, meta, args.characters, temperature=args.temperature, seed=args.seed,
+        temperature = args.temperature if args.temperature is not None else meta.default_temperature(PLAY_TEMPERATURE)
+        chars = LiveCharacters(model, meta, args.characters, temperature=temperature, seed=args.seed,
                                history_seconds=args.history, precision=args.precision)
     except USER_ERRORS as e:
         return fail(e)

@@ -11,6 +11,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", metavar="RUN", default=None,
                         help="make a shippable slim checkpoint of RUN (a run folder or .pt) as NAME.pt in --out")
     parser.add_argument("--out", default=None, help="folder for --pack (default: the package's pretrained folder)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="with --pack: the model's own sampling temperature, what every command uses unless "
+                             "given --temperature (default: 1.0, or what RUN names)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         dest = Path(args.out or PRETRAINED_DIR) / f"{args.name}.pt"
         try:
-            path = pack_checkpoint(args.pack, dest)
+            path = pack_checkpoint(args.pack, dest, args.temperature)
         except USER_ERRORS as e:
             return report_error("pretrained", e)
         print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); "

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to generate, at most 3600 (default: 10 for built-in paths, the file's or "
                              "take's own length for files)")
     parser.add_argument("--num", type=int, default=1, help="samples, generated in parallel as one batch")
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="latent scale, 0 to 5; 0 gives the deterministic mean path (z = 0)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="latent scale, 0 to 5; 0 gives the deterministic mean path (z = 0) (default: the "
+                             "model's own, 1.0 unless its checkpoint names one, as shipped models may)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
     parser.add_argument("--start", choices=["auto", "bank", "mean"], default="auto",
                         help="context of paths other than bvh: 'bank': tau frames of real training motion whose "
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_range("--seconds", args.seconds, 1e-3, MAX_SAMPLE_SECONDS)
-        check_range("--temperature", args.temperature, 0.0, MAX_TEMPERATURE)
+        if args.temperature is not None:
+            check_range("--temperature", args.temperature, 0.0, MAX_TEMPERATURE)
         check_sample_size(args.num, None)
         check_threads(args.threads)
         device = check_device(args.device)
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint = resolve_checkpoint(args.checkpoint, prefer="best")
         model, ckpt = load_model(checkpoint, map_location=device)
         meta = SamplingMeta.from_checkpoint(ckpt)
+        temperature = args.temperature if args.temperature is not None else meta.default_temperature()
         optimise_for_sampling(model)
         used, _ = sampling_decoder(model, args.precision, args.num)  # built (and checked) before the clock starts
         spec = parse_path_spec(args.path)
@@ -94,13 +97,13 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"the path has {trajectory.num_frames} frames; the model needs more than "
                         f"tau + lookahead = {extra}")
         t0 = time.perf_counter()
-        samples = sample_path(model, meta, trajectory, num=args.num, temperature=args.temperature, seed=args.seed,
+        samples = sample_path(model, meta, trajectory, num=args.num, temperature=temperature, seed=args.seed,
                               style=args.style, progress=not args.no_progress, precision=args.precision,
                               start=args.start)
         seconds_taken = time.perf_counter() - t0
         info = {"checkpoint": str(checkpoint), "bvh_unit_scale": float(meta.feature_def.unit_scale),
                 "step": ckpt.get("step"), "path": args.path,
-                "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": args.temperature,
+                "seconds": samples.num_frames / meta.fps, "num": args.num, "temperature": temperature,
                 "seed": args.seed, "style": args.style, "fps": meta.fps, "tau": model.tau, "precision": args.precision,
                 "precision_used": used,
                 "context": samples.context,
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     except USER_ERRORS as e:
         return fail(e)
     print(f"generated {samples.num} x {samples.num_frames} frames at {meta.fps:g} fps along {args.path!r} "
-          f"(temperature {args.temperature:g}, seed {args.seed}, "
+          f"(temperature {temperature:g}, seed {args.seed}, "
           f"{used if args.precision == used else f'{args.precision}: {used}'}) in {seconds_taken:.2f} s "
           f"({info['generated_frames_per_second']:g} frames/s)")
     print(report.summary())

@@ -72,7 +72,9 @@ class EvaluationConfig:
 
     Attributes:
         num_samples: motions generated per held-out control path (>= 2 for diversity).
-        temperature: latent temperature of the samples (1: the model's distribution).
+        temperature: latent temperature of the samples (1: the model's distribution); None: the
+            model's own (:meth:`moglow.sampling.SamplingMeta.default_temperature`: 1 unless its
+            checkpoint names one, as a shipped model may).
         seed: seeds the latents (reproducible numbers).
         batch_size: sequences generated (or scored) at once.
         max_seconds: crop every held-out take to at most this long (None: whole takes).
@@ -85,7 +87,7 @@ class EvaluationConfig:
     """
 
     num_samples: int = 4
-    temperature: float = 1.0
+    temperature: float | None = None
     seed: int = 0
     batch_size: int = 64
     max_seconds: float | None = None
@@ -100,7 +102,7 @@ class EvaluationConfig:
         if self.num_samples < 1 or self.batch_size < 1:
             raise ConfigError(f"num_samples and batch_size must be at least 1, got {self.num_samples}, "
                              f"{self.batch_size}")
-        if self.temperature < 0:
+        if self.temperature is not None and self.temperature < 0:
             raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ConfigError(f"max_seconds must be positive or null, got {self.max_seconds}")

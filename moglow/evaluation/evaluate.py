@@ -81,7 +81,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
             3-D viewer, :mod:`moglow.evaluation.clips`).
     """
     from moglow.checkpoint import load_model
-    from moglow.sampling import optimise_for_sampling
+    from moglow.sampling import SamplingMeta, optimise_for_sampling
     from moglow.train import resolve_device
 
     cfg = cfg or EvaluationConfig()
@@ -119,7 +119,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
     log(f"held-out NLL: {nll['nats_per_frame']:.3f} nats/frame ({nll['bits_per_frame']:.3f} bits/frame)")
 
     ref_takes, ref_row, ref_feats = reference_rows(seqs, fdef, roles, pipeline, cfg, tau, la)
-    generated = generate_along_paths(model, seqs, pipeline, cfg.num_samples, cfg.temperature, cfg.seed,
+    temperature = cfg.temperature if cfg.temperature is not None else SamplingMeta.from_checkpoint(ckpt).default_temperature()
+    generated = generate_along_paths(model, seqs, pipeline, cfg.num_samples, temperature, cfg.seed,
                                      cfg.batch_size, sids, progress)
     gen_takes = []
     for seq, poses, ref in zip(seqs, generated, ref_takes, strict=True):
@@ -145,7 +146,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
     info = {
         "checkpoint": str(checkpoint), "step": ckpt.get("step"), "data_dir": str(data_dir), "files": len(seqs),
         "split": split, "fps": pipeline.fps, "profile": pipeline.profile.name, "representation": fdef.representation,
-        "context_frames": tau, "lookahead": la, "num_samples": cfg.num_samples, "temperature": cfg.temperature,
+        "context_frames": tau, "lookahead": la, "num_samples": cfg.num_samples, "temperature": temperature,
         "seed": cfg.seed, "device": str(dev), "training_overlap": len(overlap),
         "data_hash": (ckpt.get("data") or {}).get("data_hash"), "config": to_dict(cfg),
         "seconds": round(time.perf_counter() - t0, 2), "warnings": notes, "baselines": labels,

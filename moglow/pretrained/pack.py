@@ -14,15 +14,22 @@ from data_pipeline.errors import InputError
 __all__ = ["pack_checkpoint"]
 
 
-def pack_checkpoint(source: str | Path, dest: str | Path) -> Path:
+def pack_checkpoint(source: str | Path, dest: str | Path, temperature: float | None = None) -> Path:
     """A slim, shippable copy of a training checkpoint (run folder or ``.pt``).
 
     Keeps the config, the model weights, the step, the data metadata (scalers, feature
     definition, skeleton, profile, start bank) and adds ``data["split"]``: the relative
     paths and sha256 of every file of the training data's splits (from the prepared
     manifest), so that ``--split test`` finds the held-out files again in any copy of the
-    data. Drops the optimiser, schedule, batch order, RNG and trainer state.
+    data. Drops the optimiser, schedule, batch order, RNG and trainer state (and a weight
+    average's ``trained_weights``: ``model`` is already the average).
+
+    ``temperature``: the model's own sampling temperature (``sampling.temperature``; every command
+    samples at it unless told otherwise, :meth:`moglow.sampling.SamplingMeta.default_temperature`);
+    None keeps what the source names, if anything.
     """
+    if temperature is not None and not temperature >= 0:
+        raise InputError(f"--temperature must be >= 0, got {temperature}")
     source = Path(source)
     if source.is_dir():
         source = source / "best.pt" if (source / "best.pt").exists() else source / "latest.pt"
@@ -40,6 +47,9 @@ def pack_checkpoint(source: str | Path, dest: str | Path) -> Path:
     slim = {"config": ckpt["config"], "model": ckpt["model"], "step": ckpt.get("step"), "data": data,
             "trainer": {k: v for k, v in (ckpt.get("trainer") or {}).items() if isinstance(v, (int, float, str))},
             "packed_from": str(source)}
+    sampling = {"temperature": float(temperature)} if temperature is not None else ckpt.get("sampling")
+    if sampling:
+        slim["sampling"] = sampling
     dest = save_checkpoint(slim, dest)
     if dest.stat().st_size > MAX_BYTES:
         raise InputError(f"{dest} is {dest.stat().st_size / 2**20:.1f} MiB; shipped models must stay under "
