@@ -62,8 +62,10 @@ from moglow.streaming import MotionStreamer, StreamState
 from data_pipeline.errors import InputError
 from moglow.cli_checks import UsageError
 
+# the streamer: moglow.streaming
 __all__ = ["SamplingMeta", "DEFAULT_TEMPERATURE", "checkpoint_temperature", "Samples", "StreamState", "MotionStreamer",
-           "optimise_for_sampling", "generate_poses", "sample_controls", "sample_path", "style_indices", "PRECISIONS", "STARTS"]  # the streamer: moglow.streaming
+           "optimise_for_sampling", "generate_poses", "sample_controls", "sample_path", "style_indices", "PRECISIONS",
+           "STARTS"]
 
 #: how a built-in path's context is chosen (:func:`sample_path`)
 STARTS = ("auto", "bank", "mean")

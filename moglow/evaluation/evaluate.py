@@ -119,7 +119,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path | None, cfg
     log(f"held-out NLL: {nll['nats_per_frame']:.3f} nats/frame ({nll['bits_per_frame']:.3f} bits/frame)")
 
     ref_takes, ref_row, ref_feats = reference_rows(seqs, fdef, roles, pipeline, cfg, tau, la)
-    temperature = cfg.temperature if cfg.temperature is not None else SamplingMeta.from_checkpoint(ckpt).default_temperature()
+    temperature = cfg.temperature
+    if temperature is None:  # the model's own
+        temperature = SamplingMeta.from_checkpoint(ckpt).default_temperature()
     generated = generate_along_paths(model, seqs, pipeline, cfg.num_samples, temperature, cfg.seed,
                                      cfg.batch_size, sids, progress)
     gen_takes = []
