@@ -95,6 +95,7 @@ def test_a_packed_temperature_is_every_commands_default(registry, tmp_path, monk
     otherwise; an explicit temperature wins; a model that names none samples at 1.0."""
     import json
 
+    from data_pipeline.errors import InputError
     from moglow.api import load
     from moglow.sampling import SamplingMeta
 
@@ -105,7 +106,7 @@ def test_a_packed_temperature_is_every_commands_default(registry, tmp_path, monk
     assert SamplingMeta.from_checkpoint(load_checkpoint(registry["path"])).default_temperature() == 1.0
     pack_checkpoint(folder / "cool.pt", folder / "again.pt")  # re-packing keeps it
     assert load_checkpoint(folder / "again.pt")["sampling"] == {"temperature": 0.5}
-    with pytest.raises(Exception, match="temperature"):
+    with pytest.raises(InputError, match="temperature"):
         pack_checkpoint(registry["run"], folder / "bad.pt", temperature=-1.0)
 
     for extra, want in (([], 0.5), (["--temperature", "0.9"], 0.9)):
